@@ -1,0 +1,91 @@
+"""The canonical lead record every connector produces, whatever CRM or file it came from."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+# Fields a validation rule may read. A source "provides" a field when at least one of its
+# leads in the batch carries a value for it; rules on fields a source never provides are
+# not applicable to that source rather than failures.
+CONTACT_FIELDS = (
+    "email",
+    "phone",
+    "country",
+    "company",
+    "industry",
+    "employees",
+    "title",
+    "email_opt_out",
+    "consent",
+)
+
+STAGES = ("mql", "mql_rejected", "sal", "sal_rejected", "won")
+
+
+@dataclass
+class Lead:
+    """One lead as cadence models it. Instants are timezone-aware UTC datetimes."""
+
+    lead_id: str
+    crm: str
+    source: str
+    motion: str
+    created_at: datetime
+    source_type: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    country: str | None = None
+    company: str | None = None
+    industry: str | None = None
+    employees: int | None = None
+    title: str | None = None
+    email_opt_out: bool | None = None
+    consent: bool | None = None
+    account_id: str | None = None
+    signal_class: str | None = None
+    signal_at: datetime | None = None
+    mql_at: datetime | None = None
+    mql_rejected_at: datetime | None = None
+    mql_rejection_code: str | None = None
+    sal_at: datetime | None = None
+    sal_rejected_at: datetime | None = None
+    sal_rejection_code: str | None = None
+    won_at: datetime | None = None
+    definition_version: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def stage_time(self, stage: str) -> datetime | None:
+        """Return when the lead reached `stage` (one of STAGES), or None."""
+        return getattr(self, f"{stage}_at")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class RecordError(ValueError):
+    """A source record that cannot become a lead, with where it came from and how to fix it."""
+
+    def __init__(self, *, record_id: str, field_name: str, problem: str, fix: str, origin: str):
+        self.record_id = record_id
+        self.field_name = field_name
+        self.problem = problem
+        self.fix = fix
+        self.origin = origin
+        super().__init__(
+            f"{origin}: record {record_id}: field {field_name!r} {problem}. Fix: {fix}"
+        )
+
+
+def mask(value: object) -> str:
+    """Mask a personal value for messages: keep its shape, hide its content."""
+    if value is None:
+        return "<empty>"
+    text = str(value)
+    if "@" in text:
+        local, _, domain = text.partition("@")
+        return f"{local[:1]}***@{domain[:1]}***" if local else "***@***"
+    if len(text) <= 2:
+        return "*" * len(text)
+    return f"{text[:1]}{'*' * (len(text) - 2)}{text[-1:]}"

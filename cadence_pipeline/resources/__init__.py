@@ -1,0 +1,1 @@
+"""I/O: the warehouse, the CRM and file connectors, and Slack."""

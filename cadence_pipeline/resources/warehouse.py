@@ -1,0 +1,327 @@
+"""The warehouse contract tables and partition-replacing writes, on SQLite and Postgres.
+
+Every weekly table carries a `week` column (the ISO date of its Monday). A write replaces
+exactly one week of one table inside one transaction, so reruns and backfills never
+duplicate rows and a failed write leaves the previous partition in place.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    select,
+)
+from sqlalchemy.engine import Engine
+
+log = logging.getLogger(__name__)
+
+metadata = MetaData()
+
+
+def _week() -> Column:
+    return Column("week", String(10), nullable=False, index=True)
+
+
+raw_leads = Table(
+    "raw_leads",
+    metadata,
+    _week(),
+    Column("lead_id", String(64), nullable=False),
+    Column("crm", String(32), nullable=False),
+    Column("source", String(128), nullable=False),
+    Column("record", Text, nullable=False),
+)
+
+leads = Table(
+    "leads",
+    metadata,
+    Column("lead_id", String(64), nullable=False),
+    Column("crm", String(32), nullable=False),
+    Column("source", String(128), nullable=False),
+    Column("source_type", String(64)),
+    Column("motion", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    _week(),
+    Column("account_id", String(128)),
+    Column("signal_class", String(128)),
+    Column("email_key", String(64)),
+    Column("definition_version", String(64)),
+)
+
+lead_events = Table(
+    "lead_events",
+    metadata,
+    _week(),
+    Column("lead_id", String(64), nullable=False),
+    Column("crm", String(32), nullable=False),
+    Column("source", String(128), nullable=False),
+    Column("motion", String(16), nullable=False),
+    Column("stage", String(32), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("lead_created_at", DateTime(timezone=True), nullable=False),
+    Column("rejection_code", String(128)),
+    Column("definition_version", String(64)),
+)
+
+signals = Table(
+    "signals",
+    metadata,
+    _week(),
+    Column("lead_id", String(64), nullable=False),
+    Column("signal_class", String(128), nullable=False),
+    Column("motion", String(16), nullable=False),
+    Column("account_id", String(128)),
+    Column("signal_at", DateTime(timezone=True), nullable=False),
+    Column("qualified_at", DateTime(timezone=True)),
+)
+
+lead_validation = Table(
+    "lead_validation",
+    metadata,
+    Column("lead_id", String(64), nullable=False),
+    _week(),
+    Column("source", String(128), nullable=False),
+    Column("passed", Boolean),
+    Column("failed_rules", Text, nullable=False, default=""),
+    Column("not_applicable_rules", Text, nullable=False, default=""),
+    Column("rule_version", String(32), nullable=False),
+    Column("duplicate_of", String(64)),
+)
+
+validation_pass_rate = Table(
+    "validation_pass_rate",
+    metadata,
+    _week(),
+    Column("source", String(128), nullable=False),
+    Column("source_type", String(64)),
+    Column("motion", String(16)),
+    Column("leads", Integer, nullable=False),
+    Column("evaluated", Integer, nullable=False),
+    Column("passed", Integer),
+    Column("pass_rate", Float),
+    Column("ci_low", Float),
+    Column("ci_high", Float),
+    Column("threshold", Float),
+    Column("status", String(32), nullable=False),
+    Column("established", Boolean),
+    Column("rule_version", String(32), nullable=False),
+    Column("note", Text),
+)
+
+pipeline_variance = Table(
+    "pipeline_variance",
+    metadata,
+    _week(),
+    Column("motion", String(16), nullable=False),
+    Column("metric", String(64), nullable=False),
+    Column("value", Float),
+    Column("base", Integer),
+    Column("seasonal_factor", Float),
+    Column("trailing_4w_avg", Float),
+    Column("trailing_base", Integer),
+    Column("trailing_weeks", Integer),
+    Column("variance", Float),
+    Column("within_tolerance", Boolean),
+    Column("status", String(32), nullable=False),
+)
+
+signal_class_performance = Table(
+    "signal_class_performance",
+    metadata,
+    _week(),
+    Column("signal_class", String(128), nullable=False),
+    Column("motion", String(16), nullable=False),
+    Column("signals", Integer, nullable=False),
+    Column("qualified", Integer, nullable=False),
+    Column("qualification_rate", Float),
+    Column("expected_rate", Float),
+    Column("change", Float),
+    Column("provisional", Boolean, nullable=False),
+    Column("observed_at", DateTime(timezone=True), nullable=False),
+    Column("first_week", String(10)),
+    Column("status", String(32), nullable=False),
+)
+
+dormancy = Table(
+    "dormancy",
+    metadata,
+    _week(),
+    Column("subject_type", String(16), nullable=False),
+    Column("subject", String(128), nullable=False),
+    Column("motion", String(16), nullable=False),
+    Column("last_signal_at", DateTime(timezone=True), nullable=False),
+    Column("days_dark", Integer, nullable=False),
+)
+
+handoff_rejections = Table(
+    "handoff_rejections",
+    metadata,
+    _week(),
+    Column("stage", String(16), nullable=False),
+    Column("rejection_code", String(128), nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("share", Float),
+    Column("remediation_route", String(128)),
+    Column("owner", String(64)),
+    Column("status", String(32), nullable=False),
+    Column("first_seen_at", DateTime(timezone=True)),
+)
+
+escalations = Table(
+    "escalations",
+    metadata,
+    Column("escalation_id", String(64), nullable=False),
+    _week(),
+    Column("raised_in", String(16), nullable=False),
+    Column("escalated_to", String(16)),
+    Column("rule", String(64), nullable=False),
+    Column("drift_mode", String(64)),
+    Column("subject", String(256), nullable=False),
+    Column("owner", String(64)),
+    Column("status", String(32), nullable=False),
+    Column("first_week", String(10), nullable=False),
+    Column("occurrences", Integer, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("evidence", Text),
+)
+
+digests = Table(
+    "digests",
+    metadata,
+    Column("cadence", String(16), nullable=False),
+    Column("period", String(10), nullable=False),
+    Column("channel", String(128), nullable=False),
+    Column("target", String(16), nullable=False),
+    Column("posted_at", DateTime(timezone=True)),
+    Column("message_ts", String(64)),
+    Column("content_hash", String(64), nullable=False),
+    Column("markdown_path", Text),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+
+source_registry = Table(
+    "source_registry",
+    metadata,
+    Column("source", String(128), primary_key=True),
+    Column("source_type", String(64)),
+    Column("motion", String(16)),
+    Column("owner", String(64)),
+    Column("first_seen_at", DateTime(timezone=True), nullable=False),
+    Column("first_week", String(10), nullable=False),
+    Column("established", Boolean, nullable=False),
+)
+
+TABLES: dict[str, Table] = {table.name: table for table in metadata.sorted_tables}
+
+
+def _utc(value: Any) -> Any:
+    """Return datetimes as aware UTC; SQLite hands back naive values that were stored as UTC."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, pd.Timestamp):
+        return _utc(value.to_pydatetime())
+    return value
+
+
+class Warehouse:
+    """The contract tables behind one SQLAlchemy engine (SQLite file or Postgres)."""
+
+    def __init__(self, url: str, engine: Engine | None = None):
+        self.url = url
+        self.engine = engine or create_engine(url, future=True, pool_pre_ping=True)
+        self._schema_ready = False
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def ensure_schema(self) -> None:
+        """Create missing contract tables; existing tables and their rows are left alone."""
+        if not self._schema_ready:
+            metadata.create_all(self.engine)
+            self._schema_ready = True
+
+    def replace_week(self, table_name: str, week: str, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Replace one week of one table with `rows` in a single transaction; return the count."""
+        self.ensure_schema()
+        table = TABLES[table_name]
+        payload = [{**row, "week": week} for row in rows]
+        with self.engine.begin() as connection:
+            connection.execute(delete(table).where(table.c.week == week))
+            if payload:
+                connection.execute(table.insert(), payload)
+        log.debug("replaced %s week %s with %d rows", table_name, week, len(payload))
+        return len(payload)
+
+    def rows(
+        self,
+        table_name: str,
+        weeks: Sequence[str] | None = None,
+        **equals: Any,
+    ) -> list[dict[str, Any]]:
+        """Return rows of a table as dicts, filtered by week list and column equality."""
+        self.ensure_schema()
+        table = TABLES[table_name]
+        query = select(table)
+        if weeks is not None:
+            query = query.where(table.c.week.in_(list(weeks)))
+        for column, value in equals.items():
+            query = query.where(table.c[column] == value)
+        with self.engine.connect() as connection:
+            result = connection.execute(query)
+            return [{key: _utc(value) for key, value in row._mapping.items()} for row in result]
+
+    def frame(self, table_name: str, weeks: Sequence[str] | None = None, **equals: Any
+              ) -> pd.DataFrame:
+        """Return the same rows as `rows`, as a DataFrame with the table's columns."""
+        records = self.rows(table_name, weeks=weeks, **equals)
+        return pd.DataFrame.from_records(records, columns=list(TABLES[table_name].c.keys()))
+
+    def weeks_present(self, table_name: str) -> list[str]:
+        self.ensure_schema()
+        table = TABLES[table_name]
+        with self.engine.connect() as connection:
+            result = connection.execute(select(table.c.week).distinct().order_by(table.c.week))
+            return [row[0] for row in result]
+
+    def upsert_source(self, row: Mapping[str, Any]) -> None:
+        """Insert a source into the registry unless it is already there."""
+        self.ensure_schema()
+        table = source_registry
+        with self.engine.begin() as connection:
+            existing = connection.execute(
+                select(table.c.source).where(table.c.source == row["source"])
+            ).first()
+            if existing is None:
+                connection.execute(table.insert(), [dict(row)])
+
+    def insert_digest(self, row: Mapping[str, Any]) -> None:
+        self.ensure_schema()
+        with self.engine.begin() as connection:
+            connection.execute(
+                delete(digests).where(
+                    (digests.c.cadence == row["cadence"])
+                    & (digests.c.period == row["period"])
+                    & (digests.c.channel == row["channel"])
+                )
+            )
+            connection.execute(digests.insert(), [dict(row)])
+
+    def dispose(self) -> None:
+        self.engine.dispose()
