@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -89,3 +91,16 @@ def mask(value: object) -> str:
     if len(text) <= 2:
         return "*" * len(text)
     return f"{text[:1]}{'*' * (len(text) - 2)}{text[-1:]}"
+
+
+def normalise_source(value: object) -> str:
+    """Return a snake_case source id; a blank or missing source is `unspecified`.
+
+    Spaces, hyphens and other separators become underscores, so "Paid Search",
+    "paid-search" and "paid_search" are one source.
+    """
+    if value is None:
+        return "unspecified"
+    text = unicodedata.normalize("NFKC", str(value)).strip().lower()
+    text = re.sub(r"[^0-9a-z]+", "_", text).strip("_")
+    return text or "unspecified"
