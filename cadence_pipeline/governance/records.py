@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
@@ -104,3 +105,32 @@ def normalise_source(value: object) -> str:
     text = unicodedata.normalize("NFKC", str(value)).strip().lower()
     text = re.sub(r"[^0-9a-z]+", "_", text).strip("_")
     return text or "unspecified"
+
+
+_INSTANT_FIELDS = (
+    "created_at",
+    "signal_at",
+    "mql_at",
+    "mql_rejected_at",
+    "sal_at",
+    "sal_rejected_at",
+    "won_at",
+)
+
+
+def lead_to_json(lead: Lead) -> str:
+    """Serialise a lead for the raw snapshot; instants become ISO 8601 strings."""
+    data = lead.to_dict()
+    for name in _INSTANT_FIELDS:
+        if data[name] is not None:
+            data[name] = data[name].isoformat()
+    return json.dumps(data, sort_keys=True, default=str)
+
+
+def lead_from_json(text: str) -> Lead:
+    """Rebuild a lead stored by `lead_to_json`."""
+    data = json.loads(text)
+    for name in _INSTANT_FIELDS:
+        if data.get(name) is not None:
+            data[name] = datetime.fromisoformat(data[name])
+    return Lead(**data)

@@ -45,7 +45,46 @@ raw_leads = Table(
     Column("lead_id", String(64), nullable=False),
     Column("crm", String(32), nullable=False),
     Column("source", String(128), nullable=False),
+    Column("created_week", String(10), nullable=False),
     Column("record", Text, nullable=False),
+)
+
+rejected_records = Table(
+    "rejected_records",
+    metadata,
+    _week(),
+    Column("crm", String(32), nullable=False),
+    Column("origin", Text, nullable=False),
+    Column("record_id", String(128), nullable=False),
+    Column("field", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+ingest_runs = Table(
+    "ingest_runs",
+    metadata,
+    _week(),
+    Column("crm", String(32), nullable=False),
+    Column("records", Integer, nullable=False),
+    Column("rejected", Integer, nullable=False),
+    Column("requests", Integer, nullable=False),
+    Column("pages", Integer, nullable=False),
+    Column("completed_at", DateTime(timezone=True), nullable=False),
+)
+
+weekly_findings = Table(
+    "weekly_findings",
+    metadata,
+    _week(),
+    Column("block", String(32), nullable=False),
+    Column("rule", String(64), nullable=False),
+    Column("subject", String(256), nullable=False),
+    Column("owner", String(64)),
+    Column("escalated_to", String(16)),
+    Column("drift_mode", String(64)),
+    Column("raised_in", String(16), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("evidence", Text),
 )
 
 leads = Table(
@@ -77,6 +116,8 @@ lead_events = Table(
     Column("lead_created_at", DateTime(timezone=True), nullable=False),
     Column("rejection_code", String(128)),
     Column("definition_version", String(64)),
+    Column("mql_at", DateTime(timezone=True)),
+    Column("sal_at", DateTime(timezone=True)),
 )
 
 signals = Table(
@@ -257,13 +298,22 @@ class Warehouse:
             metadata.create_all(self.engine)
             self._schema_ready = True
 
-    def replace_week(self, table_name: str, week: str, rows: Iterable[Mapping[str, Any]]) -> int:
-        """Replace one week of one table with `rows` in a single transaction; return the count."""
+    def replace_week(
+        self, table_name: str, week: str, rows: Iterable[Mapping[str, Any]], **scope: Any
+    ) -> int:
+        """Replace one week of one table with `rows` in a single transaction; return the count.
+
+        `scope` narrows the replaced slice to rows whose columns equal the given values
+        (for example one block of `weekly_findings`); the rows must carry the same values.
+        """
         self.ensure_schema()
         table = TABLES[table_name]
-        payload = [{**row, "week": week} for row in rows]
+        payload = [{**row, **scope, "week": week} for row in rows]
+        condition = table.c.week == week
+        for column, value in scope.items():
+            condition = condition & (table.c[column] == value)
         with self.engine.begin() as connection:
-            connection.execute(delete(table).where(table.c.week == week))
+            connection.execute(delete(table).where(condition))
             if payload:
                 connection.execute(table.insert(), payload)
         log.debug("replaced %s week %s with %d rows", table_name, week, len(payload))
@@ -273,24 +323,35 @@ class Warehouse:
         self,
         table_name: str,
         weeks: Sequence[str] | None = None,
+        *,
+        since: str | None = None,
+        before: str | None = None,
         **equals: Any,
     ) -> list[dict[str, Any]]:
-        """Return rows of a table as dicts, filtered by week list and column equality."""
+        """Return rows of a table as dicts.
+
+        Filters: `weeks` (a list of week keys), `since` (weeks on or after), `before`
+        (weeks strictly before) and column equality for any other keyword.
+        """
         self.ensure_schema()
         table = TABLES[table_name]
         query = select(table)
         if weeks is not None:
             query = query.where(table.c.week.in_(list(weeks)))
+        if since is not None:
+            query = query.where(table.c.week >= since)
+        if before is not None:
+            query = query.where(table.c.week < before)
         for column, value in equals.items():
             query = query.where(table.c[column] == value)
         with self.engine.connect() as connection:
             result = connection.execute(query)
             return [{key: _utc(value) for key, value in row._mapping.items()} for row in result]
 
-    def frame(self, table_name: str, weeks: Sequence[str] | None = None, **equals: Any
+    def frame(self, table_name: str, weeks: Sequence[str] | None = None, **filters: Any
               ) -> pd.DataFrame:
         """Return the same rows as `rows`, as a DataFrame with the table's columns."""
-        records = self.rows(table_name, weeks=weeks, **equals)
+        records = self.rows(table_name, weeks=weeks, **filters)
         return pd.DataFrame.from_records(records, columns=list(TABLES[table_name].c.keys()))
 
     def weeks_present(self, table_name: str) -> list[str]:

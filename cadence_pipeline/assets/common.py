@@ -1,0 +1,89 @@
+"""Shared pieces of the weekly assets: the partitions and the week a run is computing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from dagster import AssetExecutionContext, WeeklyPartitionsDefinition
+
+from cadence_pipeline.governance.escalations import Finding
+from cadence_pipeline.governance.weeks import shift_week, week_bounds, week_start
+from cadence_pipeline.settings import RunState
+
+# Weeks before the first reviewed week that the trailing averages need.
+DEFAULT_HISTORY_WEEKS = 16
+
+
+def weekly_partitions(state: RunState | None, timezone: str, today: date | None = None
+                      ) -> WeeklyPartitionsDefinition:
+    """Monday-start weekly partitions covering the stored run span, or recent history.
+
+    With a run state (set by `cadence demo`), the partitions are exactly the span that run
+    filled, the partial last week included. Without one, they start `DEFAULT_HISTORY_WEEKS`
+    weeks back and end with the last complete week, which the weekly schedule targets.
+    """
+    if state is not None:
+        end = shift_week(state.span.last_week, 1)
+        return WeeklyPartitionsDefinition(
+            start_date=state.span.first_week, end_date=end, day_offset=1, timezone=timezone
+        )
+    today = today or date.today()
+    first = week_start(today - timedelta(weeks=DEFAULT_HISTORY_WEEKS))
+    return WeeklyPartitionsDefinition(
+        start_date=first.isoformat(), day_offset=1, timezone=timezone
+    )
+
+
+@dataclass(frozen=True)
+class WeekWindow:
+    week: str
+    start: datetime
+    end: datetime
+    as_of: datetime
+
+    @property
+    def partial(self) -> bool:
+        """True when the run's as-of instant falls before the end of the week."""
+        return self.as_of < self.end
+
+    @property
+    def observed_at(self) -> datetime:
+        return min(self.as_of, self.end)
+
+
+def week_window(context: AssetExecutionContext, timezone: str, as_of: datetime) -> WeekWindow:
+    week = context.partition_key
+    start, end = week_bounds(week, timezone)
+    return WeekWindow(week=week, start=start, end=end, as_of=as_of)
+
+
+def finding_rows(findings: Iterable[Finding]) -> list[dict[str, Any]]:
+    """Rows of `weekly_findings` for a block's findings."""
+    return [
+        {
+            "rule": f.rule,
+            "subject": f.subject,
+            "owner": f.owner,
+            "escalated_to": f.escalated_to,
+            "drift_mode": f.drift_mode,
+            "raised_in": f.raised_in,
+            "summary": f.summary,
+            "evidence": json.dumps(dict(f.evidence), default=str, sort_keys=True),
+        }
+        for f in findings
+    ]
+
+
+def next_week(week: str) -> str:
+    return shift_week(week, 1)
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A small markdown table for asset metadata."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)

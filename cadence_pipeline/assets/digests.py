@@ -1,0 +1,111 @@
+"""The weekly digest: laid out by the review's blocks, posted once, recorded in `digests`.
+
+A digest is posted only for the latest complete week as of the run, and only once per
+period and channel unless the run sets `force`. Digests of earlier weeks (a backfill) are
+recorded with their markdown copy but not posted. A partial week gets no digest.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from dagster import (
+    AssetExecutionContext,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    PartitionsDefinition,
+    asset,
+)
+
+from cadence_pipeline.assets.common import week_window
+from cadence_pipeline.governance.digest import build_weekly_digest
+from cadence_pipeline.governance.weeks import shift_week, week_key
+from cadence_pipeline.resources.cadence import CadenceResource
+
+
+class DigestConfig(Config):
+    force: bool = False
+    """Post again even when this period's digest was already posted to the channel."""
+
+
+def latest_complete_week(as_of: datetime, timezone: str) -> str:
+    """Return the last week that ended at or before `as_of`."""
+    return shift_week(week_key(as_of, timezone), -1)
+
+
+def build_digest_assets(partitions: PartitionsDefinition, escalations_asset, upstream: list
+                        ) -> list:
+    @asset(
+        partitions_def=partitions,
+        group_name="digests",
+        deps=[escalations_asset, *upstream],
+        description=(
+            "The weekly review digest for the meeting owners, laid out by the six decision "
+            "blocks; posted to Slack for the latest complete week and recorded in `digests`."
+        ),
+    )
+    def weekly_digest(context: AssetExecutionContext, config: DigestConfig,
+                      cadence: CadenceResource) -> MaterializeResult:
+        governance = cadence.governance
+        window = week_window(context, governance.timezone, cadence.as_of())
+        if window.partial:
+            context.log.info("week %s is not complete as of %s: no digest", window.week,
+                             window.as_of.isoformat())
+            return MaterializeResult(metadata={"posted": False, "reason": "partial week"})
+        warehouse = cadence.warehouse
+        week = window.week
+        digest = build_weekly_digest(
+            week,
+            as_of_text=window.as_of.strftime("%Y-%m-%d %H:%M %Z"),
+            pass_rates=warehouse.rows("validation_pass_rate", weeks=[week]),
+            variance=warehouse.rows("pipeline_variance", weeks=[week]),
+            classes=warehouse.rows("signal_class_performance", weeks=[week]),
+            dormant=warehouse.rows("dormancy", weeks=[week]),
+            rejections=warehouse.rows("handoff_rejections", weeks=[week]),
+            escalations=warehouse.rows("escalations", weeks=[week]),
+            mention=lambda seat: governance.seat_mention(seat) if seat else "no owner",
+        )
+        settings = cadence.settings
+        settings.digests_dir.mkdir(parents=True, exist_ok=True)
+        markdown_path = settings.digests_dir / f"weekly-{week}.md"
+        markdown_path.write_text(digest.to_markdown(), encoding="utf-8")
+        channel = governance.slack.channel
+        content_hash = digest.content_hash()
+
+        latest = latest_complete_week(window.as_of, governance.timezone)
+        previous = [
+            row for row in warehouse.rows("digests", cadence="weekly", period=week,
+                                          channel=channel)
+            if row["posted_at"] is not None
+        ]
+        row = {
+            "cadence": "weekly", "period": week, "channel": channel,
+            "target": settings.slack_target, "posted_at": None, "message_ts": None,
+            "content_hash": content_hash, "markdown_path": str(markdown_path),
+            "recorded_at": datetime.now(UTC),
+        }
+        if week != latest:
+            reason = f"backfill: only the latest complete week ({latest}) is posted"
+        elif previous and not config.force:
+            reason = f"already posted at {previous[0]['posted_at'].isoformat()}"
+            row.update(posted_at=previous[0]["posted_at"], message_ts=previous[0]["message_ts"],
+                       target=previous[0]["target"])
+        else:
+            result = cadence.digest_poster().post(digest, governance.slack.max_blocks)
+            row.update(posted_at=datetime.now(UTC), message_ts=result.message_ts,
+                       target=result.target)
+            reason = f"posted to {channel} via {result.target} ({result.messages} messages)"
+        warehouse.insert_digest(row)
+        context.log.info("weekly digest %s: %s", week, reason)
+        return MaterializeResult(
+            metadata={
+                "posted": row["posted_at"] is not None and reason.startswith("posted"),
+                "reason": reason,
+                "content_hash": content_hash,
+                "markdown_path": MetadataValue.path(str(markdown_path)),
+                "digest": MetadataValue.md(digest.to_markdown()[:20000]),
+            }
+        )
+
+    return [weekly_digest]

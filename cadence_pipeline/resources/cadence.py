@@ -1,0 +1,72 @@
+"""Dagster resources: the run's settings and warehouse, the lead connectors, and Slack."""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+
+from dagster import ConfigurableResource
+
+from cadence_pipeline.governance.config import GovernanceConfig
+from cadence_pipeline.resources.connector import LeadConnector
+from cadence_pipeline.resources.warehouse import Warehouse
+from cadence_pipeline.settings import Settings, load_run_state, load_settings
+
+log = logging.getLogger(__name__)
+
+
+class CadenceResource(ConfigurableResource):
+    """Where cadence keeps its state, the warehouse it writes and the configuration it obeys.
+
+    Empty fields fall back to the environment (CADENCE_HOME, CADENCE_WAREHOUSE_URL,
+    CADENCE_CONFIG, CADENCE_SLACK_TARGET) when the resource is first used.
+    """
+
+    home: str = ""
+    warehouse_url: str = ""
+    slack_target: str = ""
+
+    @cached_property
+    def settings(self) -> Settings:
+        env = dict(os.environ)
+        if self.home:
+            env["CADENCE_HOME"] = self.home
+        if self.warehouse_url:
+            env["CADENCE_WAREHOUSE_URL"] = self.warehouse_url
+        if self.slack_target:
+            env["CADENCE_SLACK_TARGET"] = self.slack_target
+        return load_settings(env)
+
+    @cached_property
+    def governance(self) -> GovernanceConfig:
+        return self.settings.load_governance()
+
+    @cached_property
+    def warehouse(self) -> Warehouse:
+        warehouse = Warehouse(self.settings.warehouse_url)
+        warehouse.ensure_schema()
+        return warehouse
+
+    @property
+    def demo_mode(self) -> bool:
+        state = load_run_state(self.settings)
+        return state is not None and state.mode == "demo"
+
+    def as_of(self) -> datetime:
+        """Return "now" for this run: the stored as-of of a demo run, else the clock."""
+        state = load_run_state(self.settings)
+        if state is not None:
+            return state.span.as_of
+        return datetime.now(UTC)
+
+    def connectors(self) -> list[LeadConnector]:
+        """Build the lead connectors: emulators in demo mode, live APIs otherwise."""
+        from cadence_pipeline.resources.connectors import build_connectors
+
+        return build_connectors(self.settings, self.governance, demo=self.demo_mode)
+
+    def fixtures_dir(self) -> Path:
+        return self.settings.fixtures_dir
