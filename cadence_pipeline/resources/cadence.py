@@ -12,6 +12,7 @@ from dagster import ConfigurableResource
 
 from cadence_pipeline.governance.config import GovernanceConfig
 from cadence_pipeline.resources.connector import LeadConnector
+from cadence_pipeline.resources.slack import DigestPoster
 from cadence_pipeline.resources.warehouse import Warehouse
 from cadence_pipeline.settings import Settings, load_run_state, load_settings
 
@@ -70,3 +71,17 @@ class CadenceResource(ConfigurableResource):
 
     def fixtures_dir(self) -> Path:
         return self.settings.fixtures_dir
+
+    def digest_poster(self) -> DigestPoster:
+        """Build the poster for the configured Slack target (emulator, file or live)."""
+        settings = self.settings
+        channel = self.governance.slack.channel
+        if settings.slack_target == "emulator":
+            from cadence_pipeline.emulators import ensure_emulators
+
+            running = ensure_emulators(settings.home)
+            return DigestPoster("emulator", channel, base_url=running.slack_url,
+                                token=running.token)
+        if settings.slack_target == "file":
+            return DigestPoster("file", channel, outbox=settings.home / "slack_outbox")
+        return DigestPoster("live", channel)

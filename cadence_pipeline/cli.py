@@ -1,0 +1,244 @@
+"""The `cadence` command line: `cadence demo` runs the weekly review end to end."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+import time
+from datetime import UTC, date, datetime, time as dtime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from cadence_pipeline.governance.weeks import span_for
+from cadence_pipeline.settings import (
+    SLACK_TARGETS,
+    RunState,
+    Settings,
+    load_run_state,
+    load_settings,
+    save_run_state,
+)
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Run the governance cadence of a marketing demand engine on Dagster.")
+console = Console(highlight=False)
+
+DEFAULT_WEEKS = 16  # four warm-up weeks for the trailing averages plus twelve reviewed weeks
+
+DAGSTER_YAML = """\
+# Dagster instance for cadence: SQLite storage under this folder, no telemetry.
+telemetry:
+  enabled: false
+"""
+
+
+class DemoError(RuntimeError):
+    """The demo cannot go on; the message says what to change."""
+
+
+def _parse_as_of(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise typer.BadParameter(
+            f"{value!r} is not an ISO date or datetime (examples: 2026-11-30, "
+            "2026-11-30T09:00+00:00)"
+        ) from error
+    if parsed.tzinfo is None:
+        # A bare date or naive datetime is read in UTC, the documented default.
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def prepare_home(settings: Settings) -> None:
+    """Create CADENCE_HOME and its Dagster home, and point DAGSTER_HOME at it."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    config = settings.dagster_home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML, encoding="utf-8")
+    os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
+
+
+def _reset_for_new_data(settings: Settings, state: RunState) -> None:
+    """Drop cadence's tables when the data or span changed, so weeks never mix."""
+    previous = load_run_state(settings)
+    if previous is None or previous.data != state.data or previous.span != state.span:
+        from cadence_pipeline.resources.warehouse import Warehouse, metadata
+
+        warehouse = Warehouse(settings.warehouse_url)
+        metadata.drop_all(warehouse.engine)
+        warehouse.dispose()
+        shutil.rmtree(settings.home / "emulators", ignore_errors=True)
+
+
+def _write_fixtures(settings: Settings, data: Path | None, weeks: int,
+                    as_of: datetime | None, seed: int) -> tuple[RunState, str]:
+    fixtures = settings.fixtures_dir
+    shutil.rmtree(fixtures, ignore_errors=True)
+    fixtures.mkdir(parents=True)
+    timezone = settings.load_governance().timezone
+    if data is None:
+        from cadence_pipeline.simulator import generate
+
+        as_of = as_of or datetime.now(UTC).replace(microsecond=0)
+        summary = generate(fixtures, as_of=as_of, weeks=weeks, seed=seed)
+        span = span_for(summary.last_record, weeks, as_of, timezone)
+        label = f"simulator (seed {seed})"
+        return RunState(mode="demo", data=f"simulator:{seed}", span=span), label
+
+    from cadence_pipeline.datasets import convert
+
+    if not data.is_dir():
+        raise DemoError(f"--data {data}: no such folder; pass the folder holding the data set")
+    summary = convert(data, fixtures, timezone=timezone, as_of=as_of)
+    last = summary.last_record
+    if as_of is None:
+        # The data's "now" is the end of the day holding its last record.
+        as_of = datetime.combine(last.date() + timedelta(days=1), dtime(0), tzinfo=UTC)
+    span = span_for(last, weeks, as_of, timezone)
+    label = f"{summary.kind} data set at {data}"
+    if summary.rejected:
+        console.print(f"  {summary.rejected} rows could not be converted; see "
+                      f"{fixtures / 'rejected_rows.csv'}")
+    return RunState(mode="demo", data=f"{summary.kind}:{data.resolve()}", span=span), label
+
+
+@app.command()
+def demo(
+    weeks: Annotated[int, typer.Option(min=1, max=260, help="Weekly partitions to materialize, "
+                                       "counted back from the week of the last record.")]
+    = DEFAULT_WEEKS,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Fix 'now' (ISO date or "
+                                              "datetime, UTC if no offset) for a reproducible "
+                                              "run.")] = None,
+    data: Annotated[Path | None, typer.Option(help="Folder of a public data set (Olist, Maven "
+                                              "or X Education) to run on instead of the "
+                                              "simulator.")] = None,
+    seed: Annotated[int, typer.Option(help="Simulator seed.")] = 7,
+    slack_target: Annotated[str | None, typer.Option(help="Where digests go: emulator, file "
+                                                     "or live (overrides "
+                                                     "CADENCE_SLACK_TARGET).")] = None,
+) -> None:
+    """Generate or convert data, start the emulators and run every weekly partition."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if slack_target is not None:
+        if slack_target not in SLACK_TARGETS:
+            raise typer.BadParameter(f"--slack-target must be one of {', '.join(SLACK_TARGETS)}")
+        os.environ["CADENCE_SLACK_TARGET"] = slack_target
+    try:
+        settings = load_settings()
+        run_demo(settings, weeks=weeks, as_of=_parse_as_of(as_of), data=data, seed=seed)
+    except (DemoError, ValueError, FileNotFoundError) as error:
+        console.print(f"[red]cadence demo failed:[/red] {error}")
+        raise typer.Exit(code=1) from error
+
+
+def run_demo(settings: Settings, *, weeks: int, as_of: datetime | None, data: Path | None,
+             seed: int) -> None:
+    started = time.perf_counter()
+    prepare_home(settings)
+    console.print(f"cadence demo in {settings.home}")
+    state, label = _write_fixtures(settings, data, weeks, as_of, seed)
+    _reset_for_new_data(settings, state)
+    save_run_state(settings, state)
+    span = state.span
+    console.print(
+        f"  data: {label}; {len(span.weeks)} weeks {span.first_week} .. {span.last_week}"
+        f"{' (last week partial)' if span.partial_last_week else ''}; "
+        f"as of {span.as_of.isoformat()}"
+    )
+
+    from dagster import DagsterInstance
+
+    from cadence_pipeline.definitions import WEEKLY_JOB, build_definitions
+    from cadence_pipeline.resources.warehouse import Warehouse
+
+    defs = build_definitions(settings)
+    job = defs.resolve_job_def(WEEKLY_JOB)
+    warehouse = Warehouse(settings.warehouse_url)
+    with DagsterInstance.get() as instance:
+        for index, week in enumerate(span.weeks, start=1):
+            week_started = time.perf_counter()
+            result = job.execute_in_process(partition_key=week, instance=instance,
+                                            raise_on_error=False)
+            if not result.success:
+                failures = [
+                    event.step_key for event in result.all_events
+                    if event.event_type_value == "STEP_FAILURE"
+                ]
+                raise DemoError(
+                    f"week {week} failed in {', '.join(filter(None, failures)) or 'the run'}; "
+                    f"open the run {result.run_id} in the Dagster UI (`cadence dev`) for the "
+                    "error"
+                )
+            leads = len(warehouse.rows("leads", weeks=[week]))
+            present = warehouse.rows("escalations", weeks=[week])
+            partial = " (partial)" if week == span.last_week and span.partial_last_week else ""
+            console.print(
+                f"  [{index:>2}/{len(span.weeks)}] week {week}{partial}: {leads:>5} leads, "
+                f"{len(present)} escalations, {time.perf_counter() - week_started:.1f}s"
+            )
+    _print_summary(settings, warehouse, span, time.perf_counter() - started)
+    warehouse.dispose()
+
+
+def _print_summary(settings: Settings, warehouse, span, seconds: float) -> None:
+    leads = warehouse.rows("leads")
+    sources = {row["source"] for row in leads}
+    escalations = warehouse.rows("escalations")
+    new = [row for row in escalations if row["occurrences"] == 1]
+    by_drift: dict[str, int] = {}
+    for row in new:
+        by_drift[row["drift_mode"] or "other"] = by_drift.get(row["drift_mode"] or "other", 0) + 1
+    digest_week = span.last_complete_week
+    digests = warehouse.rows("digests", period=digest_week, cadence="weekly")
+    console.print("")
+    console.print(f"[bold]Done in {seconds:.1f}s[/bold]")
+    console.print(f"  weeks:        {len(span.weeks)} ({span.first_week} .. {span.last_week})")
+    console.print(f"  leads:        {len(leads)} from {len(sources)} sources")
+    drift_text = ", ".join(f"{k} {v}" for k, v in sorted(by_drift.items())) or "none"
+    console.print(f"  escalations:  {len(new)} raised ({drift_text})")
+    if digests:
+        row = digests[0]
+        where = f"posted to {row['channel']} via {row['target']}" if row["posted_at"] else (
+            "recorded, not posted")
+        console.print(f"  digest:       week {digest_week}, {where}")
+        console.print(f"                {row['markdown_path']}")
+    else:
+        console.print(f"  digest:       none for week {digest_week}")
+    console.print(f"  warehouse:    {_safe_url(settings.warehouse_url)}")
+    console.print(f"  Dagster UI:   DAGSTER_HOME={settings.dagster_home} "
+                  "dagster dev -w workspace.yaml")
+
+
+def _safe_url(url: str) -> str:
+    """Hide a password in a database URL before showing it."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@app.command()
+def dev(port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000) -> None:
+    """Open the Dagster UI on the demo's data (`dagster dev` with DAGSTER_HOME set)."""
+    settings = load_settings()
+    prepare_home(settings)
+    executable = shutil.which("dagster") or str(Path(sys.executable).with_name("dagster"))
+    os.execv(executable, [executable, "dev", "-m", "cadence_pipeline.definitions",
+                          "-p", str(port)])
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
