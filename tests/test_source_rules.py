@@ -1,0 +1,117 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from cadence_pipeline.governance.config import load_config
+from cadence_pipeline.governance.sources import (
+    BELOW_THRESHOLD,
+    GATE_FAIL,
+    GATE_PASS,
+    GATE_PENDING,
+    LOW_VOLUME,
+    NOT_APPLICABLE,
+    OK,
+    ONBOARDING,
+    PAUSED,
+    Judged,
+    SourceInfo,
+    onboarding_gate,
+    source_timeline,
+)
+
+CONFIG = load_config()  # new sources 90% within 72 h or first 50 leads; standard 80%
+FIRST = datetime(2026, 11, 3, 9, tzinfo=UTC)  # a Tuesday in the week of 2026-11-02
+WEEKS = ["2026-11-02", "2026-11-09", "2026-11-16", "2026-11-23"]
+
+
+def _batch(start: datetime, n: int, passed: int, spacing: timedelta) -> list[Judged]:
+    return [Judged(start + i * spacing, i < passed) for i in range(n)]
+
+
+def _info(established: bool = False) -> SourceInfo:
+    return SourceInfo(
+        source="partner_feed", source_type="content_syndication", motion="b2b",
+        owner="partner_manager", first_seen_at=FIRST, first_week="2026-11-02",
+        established=established,
+    )
+
+
+def test_gate_judges_first_72_hours():
+    # 60 leads in 60 hours, 25 pass (41.7%): the interval lies wholly below 90%.
+    history = _batch(FIRST, 60, 25, timedelta(hours=1))
+    gate = onboarding_gate(history, FIRST, 0.9, CONFIG, known_until=FIRST + timedelta(days=7))
+    assert gate.outcome == GATE_FAIL
+    assert gate.basis == "window"
+    assert gate.sample == 60
+    assert gate.pass_rate == pytest.approx(25 / 60)
+    assert gate.decided_at == FIRST + timedelta(hours=72)
+
+
+def test_gate_falls_back_to_first_sample():
+    # Ten leads a day: 72 hours hold 30, so the first 50 leads decide, at the 50th lead.
+    history = _batch(FIRST, 70, 20, timedelta(hours=2.4))
+    gate = onboarding_gate(history, FIRST, 0.9, CONFIG, known_until=FIRST + timedelta(days=14))
+    assert gate.basis == "first_sample"
+    assert gate.sample == 50
+    assert gate.decided_at == history[49].created_at
+    assert gate.outcome == GATE_FAIL
+
+
+def test_gate_waits_for_enough_leads():
+    history = _batch(FIRST, 30, 10, timedelta(hours=1))
+    gate = onboarding_gate(history, FIRST, 0.9, CONFIG, known_until=FIRST + timedelta(days=7))
+    assert gate.outcome == GATE_PENDING
+    assert gate.decided_at is None
+
+
+def test_gate_passes_at_threshold():
+    history = _batch(FIRST, 60, 57, timedelta(hours=1))
+    gate = onboarding_gate(history, FIRST, 0.9, CONFIG, known_until=FIRST + timedelta(days=7))
+    assert gate.outcome == GATE_PASS
+
+
+def test_failed_source_is_paused_then_reonboarded():
+    first_week = _batch(FIRST, 60, 25, timedelta(hours=1))
+    # Re-onboarding: 100 leads at 75% in the third week, 100 at 92% in the fourth.
+    third = _batch(datetime(2026, 11, 16, 9, tzinfo=UTC), 100, 75, timedelta(hours=1))
+    fourth = _batch(datetime(2026, 11, 23, 9, tzinfo=UTC), 100, 92, timedelta(hours=1))
+    timeline = source_timeline(_info(), first_week + third + fourth, WEEKS, CONFIG)
+    by_week = {row.week: row for row in timeline}
+    assert by_week["2026-11-02"].status == PAUSED
+    assert by_week["2026-11-02"].escalate is True
+    assert by_week["2026-11-02"].leads == 60
+    assert by_week["2026-11-09"].status == PAUSED
+    assert by_week["2026-11-09"].leads == 0
+    assert by_week["2026-11-16"].status == ONBOARDING
+    assert "improving" in by_week["2026-11-16"].note
+    assert by_week["2026-11-16"].threshold == pytest.approx(0.9)
+    assert by_week["2026-11-23"].status == OK
+
+
+def test_established_source_escalates_two_weeks_running():
+    weeks = [
+        _batch(datetime(2026, 11, 2, 9, tzinfo=UTC), 100, 95, timedelta(hours=1)),
+        _batch(datetime(2026, 11, 9, 9, tzinfo=UTC), 100, 60, timedelta(hours=1)),
+        _batch(datetime(2026, 11, 16, 9, tzinfo=UTC), 100, 60, timedelta(hours=1)),
+    ]
+    info = _info(established=True)
+    timeline = source_timeline(info, [j for week in weeks for j in week], WEEKS[:3], CONFIG)
+    statuses = [(row.status, row.escalate) for row in timeline]
+    assert statuses == [(OK, False), (BELOW_THRESHOLD, False), (BELOW_THRESHOLD, True)]
+    assert timeline[1].threshold == pytest.approx(0.80)
+
+
+def test_small_sample_is_low_volume_not_flagged():
+    history = _batch(datetime(2026, 11, 2, 9, tzinfo=UTC), 10, 5, timedelta(hours=1))
+    (row,) = source_timeline(_info(established=True), history, WEEKS[:1], CONFIG)
+    assert row.status == LOW_VOLUME
+    assert row.escalate is False
+    assert row.ci_low < 0.5 < row.ci_high
+
+
+def test_source_without_validated_fields_is_not_applicable():
+    history = [Judged(FIRST + timedelta(hours=i), None) for i in range(12)]
+    (row,) = source_timeline(_info(established=True), history, WEEKS[:1], CONFIG)
+    assert row.status == NOT_APPLICABLE
+    assert row.leads == 12
+    assert row.pass_rate is None
