@@ -7,7 +7,8 @@ import os
 import shutil
 import sys
 import time
-from datetime import UTC, date, datetime, time as dtime, timedelta
+from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 from typing import Annotated
 
@@ -24,8 +25,11 @@ from cadence_pipeline.settings import (
     save_run_state,
 )
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Run the governance cadence of a marketing demand engine on Dagster.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Run the governance cadence of a marketing demand engine on Dagster.",
+)
 console = Console(highlight=False)
 
 DEFAULT_WEEKS = 16  # four warm-up weeks for the trailing averages plus twelve reviewed weeks
@@ -79,8 +83,9 @@ def _reset_for_new_data(settings: Settings, state: RunState) -> None:
         shutil.rmtree(settings.home / "emulators", ignore_errors=True)
 
 
-def _write_fixtures(settings: Settings, data: Path | None, weeks: int,
-                    as_of: datetime | None, seed: int) -> tuple[RunState, str]:
+def _write_fixtures(
+    settings: Settings, data: Path | None, weeks: int, as_of: datetime | None, seed: int
+) -> tuple[RunState, str]:
     fixtures = settings.fixtures_dir
     shutil.rmtree(fixtures, ignore_errors=True)
     fixtures.mkdir(parents=True)
@@ -106,26 +111,45 @@ def _write_fixtures(settings: Settings, data: Path | None, weeks: int,
     span = span_for(last, weeks, as_of, timezone)
     label = f"{summary.kind} data set at {data}"
     if summary.rejected:
-        console.print(f"  {summary.rejected} rows could not be converted; see "
-                      f"{fixtures / 'rejected_rows.csv'}")
+        console.print(
+            f"  {summary.rejected} rows could not be converted; see "
+            f"{fixtures / 'rejected_rows.csv'}"
+        )
     return RunState(mode="demo", data=f"{summary.kind}:{data.resolve()}", span=span), label
 
 
 @app.command()
 def demo(
-    weeks: Annotated[int, typer.Option(min=1, max=260, help="Weekly partitions to materialize, "
-                                       "counted back from the week of the last record.")]
-    = DEFAULT_WEEKS,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Fix 'now' (ISO date or "
-                                              "datetime, UTC if no offset) for a reproducible "
-                                              "run.")] = None,
-    data: Annotated[Path | None, typer.Option(help="Folder of a public data set (Olist, Maven "
-                                              "or X Education) to run on instead of the "
-                                              "simulator.")] = None,
+    weeks: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=260,
+            help="Weekly partitions to materialize, counted back from the week of the last record.",
+        ),
+    ] = DEFAULT_WEEKS,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Fix 'now' (ISO date or datetime, UTC if no offset) for a reproducible run.",
+        ),
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder of a public data set (Olist, Maven "
+            "or X Education) to run on instead of the "
+            "simulator."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Simulator seed.")] = 7,
-    slack_target: Annotated[str | None, typer.Option(help="Where digests go: emulator, file "
-                                                     "or live (overrides "
-                                                     "CADENCE_SLACK_TARGET).")] = None,
+    slack_target: Annotated[
+        str | None,
+        typer.Option(
+            help="Where digests go: emulator, file or live (overrides CADENCE_SLACK_TARGET)."
+        ),
+    ] = None,
 ) -> None:
     """Generate or convert data, start the emulators and run every weekly partition."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -141,8 +165,9 @@ def demo(
         raise typer.Exit(code=1) from error
 
 
-def run_demo(settings: Settings, *, weeks: int, as_of: datetime | None, data: Path | None,
-             seed: int) -> None:
+def run_demo(
+    settings: Settings, *, weeks: int, as_of: datetime | None, data: Path | None, seed: int
+) -> None:
     started = time.perf_counter()
     prepare_home(settings)
     console.print(f"cadence demo in {settings.home}")
@@ -167,11 +192,13 @@ def run_demo(settings: Settings, *, weeks: int, as_of: datetime | None, data: Pa
     with DagsterInstance.get() as instance:
         for index, week in enumerate(span.weeks, start=1):
             week_started = time.perf_counter()
-            result = job.execute_in_process(partition_key=week, instance=instance,
-                                            raise_on_error=False)
+            result = job.execute_in_process(
+                partition_key=week, instance=instance, raise_on_error=False
+            )
             if not result.success:
                 failures = [
-                    event.step_key for event in result.all_events
+                    event.step_key
+                    for event in result.all_events
                     if event.event_type_value == "STEP_FAILURE"
                 ]
                 raise DemoError(
@@ -208,15 +235,19 @@ def _print_summary(settings: Settings, warehouse, span, seconds: float) -> None:
     console.print(f"  escalations:  {len(new)} raised ({drift_text})")
     if digests:
         row = digests[0]
-        where = f"posted to {row['channel']} via {row['target']}" if row["posted_at"] else (
-            "recorded, not posted")
+        where = (
+            f"posted to {row['channel']} via {row['target']}"
+            if row["posted_at"]
+            else ("recorded, not posted")
+        )
         console.print(f"  digest:       week {digest_week}, {where}")
         console.print(f"                {row['markdown_path']}")
     else:
         console.print(f"  digest:       none for week {digest_week}")
     console.print(f"  warehouse:    {_safe_url(settings.warehouse_url)}")
-    console.print(f"  Dagster UI:   DAGSTER_HOME={settings.dagster_home} "
-                  "dagster dev -w workspace.yaml")
+    console.print(
+        f"  Dagster UI:   DAGSTER_HOME={settings.dagster_home} dagster dev -w workspace.yaml"
+    )
 
 
 def _safe_url(url: str) -> str:
@@ -232,8 +263,7 @@ def dev(port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 300
     settings = load_settings()
     prepare_home(settings)
     executable = shutil.which("dagster") or str(Path(sys.executable).with_name("dagster"))
-    os.execv(executable, [executable, "dev", "-m", "cadence_pipeline.definitions",
-                          "-p", str(port)])
+    os.execv(executable, [executable, "dev", "-m", "cadence_pipeline.definitions", "-p", str(port)])
 
 
 def main() -> None:

@@ -4,16 +4,22 @@ from cadence_pipeline.governance.escalations import Finding, assign, escalation_
 
 
 def _finding(subject: str = "partner_x", rule: str = "validation.onboarding_gate") -> Finding:
-    return Finding(rule=rule, subject=subject, owner="data_lead", summary="paused",
-                   drift_mode="validation_rollback")
+    return Finding(
+        rule=rule,
+        subject=subject,
+        owner="data_lead",
+        summary="paused",
+        drift_mode="validation_rollback",
+    )
 
 
 def test_new_finding_starts_an_escalation():
     (row,) = assign("2026-11-02", [_finding()], [])
     assert row["first_week"] == "2026-11-02"
     assert row["occurrences"] == 1
-    assert row["escalation_id"] == escalation_id("validation.onboarding_gate", "partner_x",
-                                                 "2026-11-02")
+    assert row["escalation_id"] == escalation_id(
+        "validation.onboarding_gate", "partner_x", "2026-11-02"
+    )
     assert row["status"] == "open"
 
 

@@ -39,15 +39,17 @@ def test_shares_are_per_stage_and_routes_come_from_config():
 
 
 def test_novel_code_within_sla_awaits_owner():
-    rows = evaluate_codes(_rejections("sal", "student", 2, WEEK_END - timedelta(hours=5)),
-                          WEEK_END, CONFIG)
+    rows = evaluate_codes(
+        _rejections("sal", "student", 2, WEEK_END - timedelta(hours=5)), WEEK_END, CONFIG
+    )
     assert rows[0].status == AWAITING_OWNER
     assert rows[0].remediation_route is None
 
 
 def test_novel_code_past_sla_is_unmapped():
-    rows = evaluate_codes(_rejections("sal", "student", 2, WEEK_END - timedelta(hours=30)),
-                          WEEK_END, CONFIG)
+    rows = evaluate_codes(
+        _rejections("sal", "student", 2, WEEK_END - timedelta(hours=30)), WEEK_END, CONFIG
+    )
     assert rows[0].status == UNMAPPED
 
 

@@ -50,8 +50,9 @@ def test_measures_count_leads_events_and_rates():
 
 def test_week_outside_tolerance_is_breach():
     # Trailing average (100 + 110 + 90 + 100) / 4 = 100; 120 is +20%.
-    (row,) = evaluate_variance("2026-11-02", _volume(120), _trailing(100, 110, 90, 100),
-                               PipelineConfig())
+    (row,) = evaluate_variance(
+        "2026-11-02", _volume(120), _trailing(100, 110, 90, 100), PipelineConfig()
+    )
     assert row.trailing_4w_avg == pytest.approx(100.0)
     assert row.variance == pytest.approx(0.20)
     assert row.within_tolerance is False
@@ -59,8 +60,9 @@ def test_week_outside_tolerance_is_breach():
 
 
 def test_week_inside_tolerance_is_ok():
-    (row,) = evaluate_variance("2026-11-02", _volume(86), _trailing(100, 110, 90, 100),
-                               PipelineConfig())
+    (row,) = evaluate_variance(
+        "2026-11-02", _volume(86), _trailing(100, 110, 90, 100), PipelineConfig()
+    )
     assert row.variance == pytest.approx(-0.14)
     assert row.within_tolerance is True
     assert row.status == OK
@@ -76,8 +78,9 @@ def test_seasonal_factor_divides_out():
 
 
 def test_fewer_than_four_weeks_is_insufficient_history():
-    (row,) = evaluate_variance("2026-11-02", _volume(300), _trailing(100, 100, 100),
-                               PipelineConfig())
+    (row,) = evaluate_variance(
+        "2026-11-02", _volume(300), _trailing(100, 100, 100), PipelineConfig()
+    )
     assert row.status == INSUFFICIENT_HISTORY
     assert row.within_tolerance is None
     assert row.variance is None
@@ -98,7 +101,8 @@ def test_missing_rate_is_not_applicable():
 
 
 def test_partial_week_is_not_judged():
-    (row,) = evaluate_variance("2026-11-02", _volume(20), _trailing(100, 100, 100, 100),
-                               PipelineConfig(), partial=True)
+    (row,) = evaluate_variance(
+        "2026-11-02", _volume(20), _trailing(100, 100, 100, 100), PipelineConfig(), partial=True
+    )
     assert row.status == PARTIAL_WEEK
     assert row.within_tolerance is None

@@ -18,8 +18,9 @@ CONFIG = load_config().signals  # window 14 days, mean 4 days, B2B model 25%, B2
 T0 = datetime(2026, 11, 2, 12, tzinfo=UTC)
 
 
-def _signals(n: int, qualified: int, *, cls: str = "webinar", motion: str = "b2b",
-             qualify_after: float = 2.0) -> list[Signal]:
+def _signals(
+    n: int, qualified: int, *, cls: str = "webinar", motion: str = "b2b", qualify_after: float = 2.0
+) -> list[Signal]:
     return [
         Signal(
             lead_id=f"L{i}",
@@ -75,8 +76,9 @@ def test_small_class_is_low_volume():
 
 
 def test_b2c_cohort_uses_b2c_model():
-    (row,) = evaluate_classes(_signals(200, 30, cls="lookalike", motion="b2c"),
-                              T0 + timedelta(days=20), CONFIG)
+    (row,) = evaluate_classes(
+        _signals(200, 30, cls="lookalike", motion="b2c"), T0 + timedelta(days=20), CONFIG
+    )
     assert row.expected_rate == pytest.approx(0.15)
     assert row.status == OK
 
@@ -92,7 +94,8 @@ def test_cohort_dark_over_thirty_days_is_dormant():
 
 
 def test_recent_or_one_off_subjects_are_not_dormant():
-    recent = [Signal(f"L{i}", "newsletter", "b2c", T0 - timedelta(days=20 + i), None)
-              for i in range(3)]
+    recent = [
+        Signal(f"L{i}", "newsletter", "b2c", T0 - timedelta(days=20 + i), None) for i in range(3)
+    ]
     one_off = [Signal("A1", "webinar", "b2b", T0 - timedelta(days=45), None, account_id="acct")]
     assert find_dormant(recent + one_off, T0, CONFIG) == []

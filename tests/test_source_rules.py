@@ -30,8 +30,12 @@ def _batch(start: datetime, n: int, passed: int, spacing: timedelta) -> list[Jud
 
 def _info(established: bool = False) -> SourceInfo:
     return SourceInfo(
-        source="partner_feed", source_type="content_syndication", motion="b2b",
-        owner="partner_manager", first_seen_at=FIRST, first_week="2026-11-02",
+        source="partner_feed",
+        source_type="content_syndication",
+        motion="b2b",
+        owner="partner_manager",
+        first_seen_at=FIRST,
+        first_week="2026-11-02",
         established=established,
     )
 

@@ -3,6 +3,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from cadence_pipeline.resources.warehouse import Warehouse
 
@@ -11,9 +12,15 @@ POSTGRES_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 
 def _lead(lead_id: str) -> dict:
     return {
-        "lead_id": lead_id, "crm": "salesforce", "source": "web_form", "source_type": "form",
-        "motion": "b2b", "created_at": datetime(2026, 11, 3, 9, tzinfo=UTC),
-        "account_id": None, "signal_class": "webinar", "email_key": None,
+        "lead_id": lead_id,
+        "crm": "salesforce",
+        "source": "web_form",
+        "source_type": "form",
+        "motion": "b2b",
+        "created_at": datetime(2026, 11, 3, 9, tzinfo=UTC),
+        "account_id": None,
+        "signal_class": "webinar",
+        "email_key": None,
         "definition_version": "mql-v3",
     }
 
@@ -44,8 +51,11 @@ def postgres_url():
     try:
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as error:  # noqa: BLE001 - any connection failure means no server
-        pytest.skip(f"PostgreSQL on 127.0.0.1:5432 is not reachable: {error}")
+    except OperationalError as error:
+        pytest.fail(
+            f"PostgreSQL on 127.0.0.1:5432 is not reachable ({error}); start it, or deselect "
+            "these tests with -m 'not postgres'"
+        )
     yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -18,8 +18,9 @@ from cadence_pipeline.settings import RunState
 DEFAULT_HISTORY_WEEKS = 16
 
 
-def weekly_partitions(state: RunState | None, timezone: str, today: date | None = None
-                      ) -> WeeklyPartitionsDefinition:
+def weekly_partitions(
+    state: RunState | None, timezone: str, today: date | None = None
+) -> WeeklyPartitionsDefinition:
     """Monday-start weekly partitions covering the stored run span, or recent history.
 
     With a run state (set by `cadence demo`), the partitions are exactly the span that run
@@ -33,9 +34,7 @@ def weekly_partitions(state: RunState | None, timezone: str, today: date | None 
         )
     today = today or date.today()
     first = week_start(today - timedelta(weeks=DEFAULT_HISTORY_WEEKS))
-    return WeeklyPartitionsDefinition(
-        start_date=first.isoformat(), day_offset=1, timezone=timezone
-    )
+    return WeeklyPartitionsDefinition(start_date=first.isoformat(), day_offset=1, timezone=timezone)
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,9 @@ def latest_complete_week(as_of: datetime, timezone: str) -> str:
     return shift_week(week_key(as_of, timezone), -1)
 
 
-def build_digest_assets(partitions: PartitionsDefinition, escalations_asset, upstream: list
-                        ) -> list:
+def build_digest_assets(
+    partitions: PartitionsDefinition, escalations_asset, upstream: list
+) -> list:
     @asset(
         partitions_def=partitions,
         group_name="digests",
@@ -45,13 +46,15 @@ def build_digest_assets(partitions: PartitionsDefinition, escalations_asset, ups
             "blocks; posted to Slack for the latest complete week and recorded in `digests`."
         ),
     )
-    def weekly_digest(context: AssetExecutionContext, config: DigestConfig,
-                      cadence: CadenceResource) -> MaterializeResult:
+    def weekly_digest(
+        context: AssetExecutionContext, config: DigestConfig, cadence: CadenceResource
+    ) -> MaterializeResult:
         governance = cadence.governance
         window = week_window(context, governance.timezone, cadence.as_of())
         if window.partial:
-            context.log.info("week %s is not complete as of %s: no digest", window.week,
-                             window.as_of.isoformat())
+            context.log.info(
+                "week %s is not complete as of %s: no digest", window.week, window.as_of.isoformat()
+            )
             return MaterializeResult(metadata={"posted": False, "reason": "partial week"})
         warehouse = cadence.warehouse
         week = window.week
@@ -75,26 +78,35 @@ def build_digest_assets(partitions: PartitionsDefinition, escalations_asset, ups
 
         latest = latest_complete_week(window.as_of, governance.timezone)
         previous = [
-            row for row in warehouse.rows("digests", cadence="weekly", period=week,
-                                          channel=channel)
+            row
+            for row in warehouse.rows("digests", cadence="weekly", period=week, channel=channel)
             if row["posted_at"] is not None
         ]
         row = {
-            "cadence": "weekly", "period": week, "channel": channel,
-            "target": settings.slack_target, "posted_at": None, "message_ts": None,
-            "content_hash": content_hash, "markdown_path": str(markdown_path),
+            "cadence": "weekly",
+            "period": week,
+            "channel": channel,
+            "target": settings.slack_target,
+            "posted_at": None,
+            "message_ts": None,
+            "content_hash": content_hash,
+            "markdown_path": str(markdown_path),
             "recorded_at": datetime.now(UTC),
         }
         if week != latest:
             reason = f"backfill: only the latest complete week ({latest}) is posted"
         elif previous and not config.force:
             reason = f"already posted at {previous[0]['posted_at'].isoformat()}"
-            row.update(posted_at=previous[0]["posted_at"], message_ts=previous[0]["message_ts"],
-                       target=previous[0]["target"])
+            row.update(
+                posted_at=previous[0]["posted_at"],
+                message_ts=previous[0]["message_ts"],
+                target=previous[0]["target"],
+            )
         else:
             result = cadence.digest_poster().post(digest, governance.slack.max_blocks)
-            row.update(posted_at=datetime.now(UTC), message_ts=result.message_ts,
-                       target=result.target)
+            row.update(
+                posted_at=datetime.now(UTC), message_ts=result.message_ts, target=result.target
+            )
             reason = f"posted to {channel} via {result.target} ({result.messages} messages)"
         warehouse.insert_digest(row)
         context.log.info("weekly digest %s: %s", week, reason)

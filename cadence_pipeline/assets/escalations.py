@@ -38,25 +38,29 @@ def build_escalation_assets(partitions: PartitionsDefinition, upstream: list) ->
             "(rule, subject, first week), tier, owner, drift mode and occurrences so far."
         ),
     )
-    def escalations(context: AssetExecutionContext, cadence: CadenceResource
-                    ) -> MaterializeResult:
+    def escalations(context: AssetExecutionContext, cadence: CadenceResource) -> MaterializeResult:
         week = context.partition_key
         warehouse = cadence.warehouse
         findings = [
             Finding(
-                rule=row["rule"], subject=row["subject"], owner=row["owner"],
-                summary=row["summary"], escalated_to=row["escalated_to"],
-                drift_mode=row["drift_mode"], raised_in=row["raised_in"],
+                rule=row["rule"],
+                subject=row["subject"],
+                owner=row["owner"],
+                summary=row["summary"],
+                escalated_to=row["escalated_to"],
+                drift_mode=row["drift_mode"],
+                raised_in=row["raised_in"],
                 evidence={"raw": row["evidence"]} if row["evidence"] else {},
             )
             for row in warehouse.rows("weekly_findings", weeks=[week])
         ]
-        earlier = warehouse.rows("escalations", since=shift_week(week, -REOPEN_WEEKS),
-                                 before=week)
+        earlier = warehouse.rows("escalations", since=shift_week(week, -REOPEN_WEEKS), before=week)
         rows = assign(week, findings, earlier, reopen_weeks=REOPEN_WEEKS)
         # Keep the evidence as the block stored it rather than re-wrapped.
-        evidence = {(r["rule"], r["subject"]): r["evidence"]
-                    for r in warehouse.rows("weekly_findings", weeks=[week])}
+        evidence = {
+            (r["rule"], r["subject"]): r["evidence"]
+            for r in warehouse.rows("weekly_findings", weeks=[week])
+        }
         for row in rows:
             row["evidence"] = evidence.get((row["rule"], row["subject"]))
         warehouse.replace_week("escalations", week, rows)
@@ -72,8 +76,17 @@ def build_escalation_assets(partitions: PartitionsDefinition, upstream: list) ->
                 "register": MetadataValue.md(
                     markdown_table(
                         ["id", "rule", "subject", "to", "owner", "weeks"],
-                        [(r["escalation_id"], r["rule"], r["subject"], r["escalated_to"] or "-",
-                          r["owner"] or "-", r["occurrences"]) for r in rows],
+                        [
+                            (
+                                r["escalation_id"],
+                                r["rule"],
+                                r["subject"],
+                                r["escalated_to"] or "-",
+                                r["owner"] or "-",
+                                r["occurrences"],
+                            )
+                            for r in rows
+                        ],
                     )
                 ),
             }

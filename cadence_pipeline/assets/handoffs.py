@@ -44,8 +44,9 @@ def build_handoff_assets(partitions: PartitionsDefinition, leads_asset) -> list:
             )
         ],
     )
-    def handoff_rejections(context: AssetExecutionContext, cadence: CadenceResource
-                           ) -> MaterializeResult:
+    def handoff_rejections(
+        context: AssetExecutionContext, cadence: CadenceResource
+    ) -> MaterializeResult:
         config = cadence.governance
         window = week_window(context, config.timezone, cadence.as_of())
         warehouse = cadence.warehouse
@@ -60,40 +61,61 @@ def build_handoff_assets(partitions: PartitionsDefinition, leads_asset) -> list:
         for row in warehouse.rows("lead_events", weeks=[window.week]):
             if row["stage"] in STAGE_OF_EVENT:
                 rejections.append(
-                    Rejection(STAGE_OF_EVENT[row["stage"]], normalise_code(row["rejection_code"]),
-                              row["at"])
+                    Rejection(
+                        STAGE_OF_EVENT[row["stage"]],
+                        normalise_code(row["rejection_code"]),
+                        row["at"],
+                    )
                 )
             if row["stage"] == "mql" and row["definition_version"]:
                 versions[row["definition_version"]] += 1
         codes = evaluate_codes(rejections, window.observed_at, config.handoffs, first_seen)
         rows = [
             {
-                "stage": c.stage, "rejection_code": c.rejection_code, "count": c.count,
-                "share": c.share, "remediation_route": c.remediation_route, "owner": c.owner,
-                "status": c.status, "first_seen_at": c.first_seen_at,
+                "stage": c.stage,
+                "rejection_code": c.rejection_code,
+                "count": c.count,
+                "share": c.share,
+                "remediation_route": c.remediation_route,
+                "owner": c.owner,
+                "status": c.status,
+                "first_seen_at": c.first_seen_at,
             }
             for c in codes
         ]
         warehouse.replace_week("handoff_rejections", window.week, rows)
         findings = handoff_findings(codes, dict(versions), config)
-        warehouse.replace_week("weekly_findings", window.week, finding_rows(findings),
-                               block="handoffs")
+        warehouse.replace_week(
+            "weekly_findings", window.week, finding_rows(findings), block="handoffs"
+        )
         unmapped = [c for c in codes if c.status == UNMAPPED]
         preview = markdown_table(
             ["stage", "code", "count", "share", "route", "status"],
-            [(c.stage, c.rejection_code, c.count, f"{c.share:.0%}", c.remediation_route or "-",
-              c.status) for c in codes],
+            [
+                (
+                    c.stage,
+                    c.rejection_code,
+                    c.count,
+                    f"{c.share:.0%}",
+                    c.remediation_route or "-",
+                    c.status,
+                )
+                for c in codes
+            ],
         )
         return MaterializeResult(
-            metadata={"rejections": len(rejections), "codes": len(codes),
-                      "unmapped": len(unmapped), "codes_table": MetadataValue.md(preview)},
+            metadata={
+                "rejections": len(rejections),
+                "codes": len(codes),
+                "unmapped": len(unmapped),
+                "codes_table": MetadataValue.md(preview),
+            },
             check_results=[
                 AssetCheckResult(
                     check_name="codes_mapped",
                     passed=not unmapped,
                     severity=AssetCheckSeverity.WARN,
-                    metadata={"unmapped": ", ".join(c.rejection_code for c in unmapped)
-                              or "none"},
+                    metadata={"unmapped": ", ".join(c.rejection_code for c in unmapped) or "none"},
                 )
             ],
         )

@@ -37,8 +37,9 @@ def _markdown_counts(counts: Counter, header: str) -> str:
     return "\n".join(lines)
 
 
-def lead_rows(lead: Lead, week: str, timezone: str, qualifying_stage: str
-              ) -> dict[str, list[dict[str, Any]]]:
+def lead_rows(
+    lead: Lead, week: str, timezone: str, qualifying_stage: str
+) -> dict[str, list[dict[str, Any]]]:
     """Split one lead record into its rows for `leads`, `lead_events` and `signals` of a week."""
     out: dict[str, list[dict[str, Any]]] = {"leads": [], "lead_events": [], "signals": []}
     if week_key(lead.created_at, timezone) == week:
@@ -111,8 +112,9 @@ def build_ingest_assets(partitions: PartitionsDefinition) -> list:
             )
         ],
     )
-    def raw_crm_records(context: AssetExecutionContext, cadence: CadenceResource
-                        ) -> MaterializeResult:
+    def raw_crm_records(
+        context: AssetExecutionContext, cadence: CadenceResource
+    ) -> MaterializeResult:
         config = cadence.governance
         window = week_window(context, config.timezone, cadence.as_of())
         results: dict[str, FetchResult] = {}
@@ -136,13 +138,24 @@ def build_ingest_assets(partitions: PartitionsDefinition) -> list:
                 )
             for error in result.rejected:
                 rejected.append(
-                    {"crm": crm, "origin": error.origin, "record_id": error.record_id,
-                     "field": error.field_name, "reason": f"{error.problem}. Fix: {error.fix}"}
+                    {
+                        "crm": crm,
+                        "origin": error.origin,
+                        "record_id": error.record_id,
+                        "field": error.field_name,
+                        "reason": f"{error.problem}. Fix: {error.fix}",
+                    }
                 )
                 context.log.warning("rejected record: %s", error)
             runs.append(
-                {"crm": crm, "records": len(result.leads), "rejected": len(result.rejected),
-                 "requests": result.requests, "pages": result.pages, "completed_at": completed}
+                {
+                    "crm": crm,
+                    "records": len(result.leads),
+                    "rejected": len(result.rejected),
+                    "requests": result.requests,
+                    "pages": result.pages,
+                    "completed_at": completed,
+                }
             )
         warehouse = cadence.warehouse
         warehouse.replace_week("raw_leads", window.week, rows)
@@ -150,7 +163,10 @@ def build_ingest_assets(partitions: PartitionsDefinition) -> list:
         warehouse.replace_week("ingest_runs", window.week, runs)
         context.log.info(
             "week %s: %d records from %s, %d rejected",
-            window.week, len(rows), ", ".join(results) or "no connector", len(rejected),
+            window.week,
+            len(rows),
+            ", ".join(results) or "no connector",
+            len(rejected),
         )
         return MaterializeResult(
             metadata={
@@ -197,7 +213,10 @@ def build_ingest_assets(partitions: PartitionsDefinition) -> list:
         by_stage = Counter(row["stage"] for row in tables["lead_events"])
         context.log.info(
             "week %s: %d leads, %d stage events, %d signals",
-            week, len(tables["leads"]), len(tables["lead_events"]), len(tables["signals"]),
+            week,
+            len(tables["leads"]),
+            len(tables["lead_events"]),
+            len(tables["signals"]),
         )
         return MaterializeResult(
             metadata={

@@ -28,8 +28,9 @@ from cadence_pipeline.resources.cadence import CadenceResource
 from cadence_pipeline.resources.warehouse import Warehouse
 
 
-def measures_for(warehouse: Warehouse, week: str, motions: list[str]
-                 ) -> dict[tuple[str, str], Measure]:
+def measures_for(
+    warehouse: Warehouse, week: str, motions: list[str]
+) -> dict[tuple[str, str], Measure]:
     leads = [LeadRow(row["motion"]) for row in warehouse.rows("leads", weeks=[week])]
     events = [
         EventRow(row["motion"], row["stage"], row["at"], row["mql_at"], row["sal_at"])
@@ -55,13 +56,15 @@ def build_pipeline_assets(partitions: PartitionsDefinition, leads_asset) -> list
             )
         ],
     )
-    def pipeline_variance(context: AssetExecutionContext, cadence: CadenceResource
-                          ) -> MaterializeResult:
+    def pipeline_variance(
+        context: AssetExecutionContext, cadence: CadenceResource
+    ) -> MaterializeResult:
         config = cadence.governance
         window = week_window(context, config.timezone, cadence.as_of())
         warehouse = cadence.warehouse
-        motions = sorted({row["motion"] for row in warehouse.rows("leads",
-                                                                  before=next_week(window.week))})
+        motions = sorted(
+            {row["motion"] for row in warehouse.rows("leads", before=next_week(window.week))}
+        )
         extracted = set(warehouse.weeks_present("ingest_runs"))
         trailing_weeks = [
             shift_week(window.week, -offset)
@@ -73,21 +76,25 @@ def build_pipeline_assets(partitions: PartitionsDefinition, leads_asset) -> list
             if week in extracted
         }
         current = measures_for(warehouse, window.week, motions)
-        rows = evaluate_variance(window.week, current, trailing, config.pipeline,
-                                 partial=window.partial)
+        rows = evaluate_variance(
+            window.week, current, trailing, config.pipeline, partial=window.partial
+        )
         warehouse.replace_week(
-            "pipeline_variance", window.week,
+            "pipeline_variance",
+            window.week,
             [{k: v for k, v in row.__dict__.items()} for row in rows],
         )
         findings = pipeline_findings(rows, config)
-        warehouse.replace_week("weekly_findings", window.week, finding_rows(findings),
-                               block="pipeline")
+        warehouse.replace_week(
+            "weekly_findings", window.week, finding_rows(findings), block="pipeline"
+        )
         breaches = [row for row in rows if row.status == BREACH]
         preview = markdown_table(
             ["motion", "metric", "value", "trailing avg", "variance", "status"],
             [
                 (
-                    row.motion, row.metric,
+                    row.motion,
+                    row.metric,
                     "n/a" if row.value is None else f"{row.value:.3g}",
                     "n/a" if row.trailing_4w_avg is None else f"{row.trailing_4w_avg:.3g}",
                     "n/a" if row.variance is None else f"{row.variance:+.1%}",
@@ -97,15 +104,19 @@ def build_pipeline_assets(partitions: PartitionsDefinition, leads_asset) -> list
             ],
         )
         return MaterializeResult(
-            metadata={"breaches": len(breaches), "partial_week": window.partial,
-                      "variance": MetadataValue.md(preview)},
+            metadata={
+                "breaches": len(breaches),
+                "partial_week": window.partial,
+                "variance": MetadataValue.md(preview),
+            },
             check_results=[
                 AssetCheckResult(
                     check_name="within_tolerance",
                     passed=not breaches,
                     severity=AssetCheckSeverity.WARN,
-                    metadata={"breaches": ", ".join(f"{r.motion}/{r.metric}" for r in breaches)
-                              or "none"},
+                    metadata={
+                        "breaches": ", ".join(f"{r.motion}/{r.metric}" for r in breaches) or "none"
+                    },
                 )
             ],
         )

@@ -55,8 +55,9 @@ def build_signal_assets(partitions: PartitionsDefinition, leads_asset) -> list:
             )
         ],
     )
-    def signal_class_performance(context: AssetExecutionContext, cadence: CadenceResource
-                                 ) -> MaterializeResult:
+    def signal_class_performance(
+        context: AssetExecutionContext, cadence: CadenceResource
+    ) -> MaterializeResult:
         config = cadence.governance
         rules = config.signals
         window = week_window(context, config.timezone, cadence.as_of())
@@ -69,8 +70,7 @@ def build_signal_assets(partitions: PartitionsDefinition, leads_asset) -> list:
         history_start = shift_week(window.week, -20)
         history = [
             _signal(row)
-            for row in warehouse.rows("signals", since=history_start,
-                                      before=next_week(window.week))
+            for row in warehouse.rows("signals", since=history_start, before=next_week(window.week))
         ]
         dormant = find_dormant(history, window.observed_at, rules)
         first_weeks: dict[str, str] = {}
@@ -97,36 +97,57 @@ def build_signal_assets(partitions: PartitionsDefinition, leads_asset) -> list:
         ]
         warehouse.replace_week("signal_class_performance", window.week, rows)
         warehouse.replace_week(
-            "dormancy", window.week,
+            "dormancy",
+            window.week,
             [
-                {"subject_type": d.subject_type, "subject": d.subject, "motion": d.motion,
-                 "last_signal_at": d.last_signal_at, "days_dark": d.days_dark}
+                {
+                    "subject_type": d.subject_type,
+                    "subject": d.subject,
+                    "motion": d.motion,
+                    "last_signal_at": d.last_signal_at,
+                    "days_dark": d.days_dark,
+                }
                 for d in dormant
             ],
         )
         recent = {window.week, shift_week(window.week, -1)}
         findings = signal_findings(classes, dormant, first_weeks, window.week, recent, config)
-        warehouse.replace_week("weekly_findings", window.week, finding_rows(findings),
-                               block="signals")
+        warehouse.replace_week(
+            "weekly_findings", window.week, finding_rows(findings), block="signals"
+        )
         below = [c for c in classes if c.status == BELOW_MODEL]
         preview = markdown_table(
             ["class", "motion", "signals", "rate", "expected", "change", "status"],
             [
-                (c.signal_class, c.motion, c.signals, f"{c.qualification_rate:.1%}",
-                 f"{c.expected_rate:.1%}",
-                 "n/a" if c.change is None else f"{c.change:+.0%}",
-                 c.status + (" (provisional)" if c.provisional else ""))
+                (
+                    c.signal_class,
+                    c.motion,
+                    c.signals,
+                    f"{c.qualification_rate:.1%}",
+                    f"{c.expected_rate:.1%}",
+                    "n/a" if c.change is None else f"{c.change:+.0%}",
+                    c.status + (" (provisional)" if c.provisional else ""),
+                )
                 for c in classes
             ],
         )
-        context.log.info("week %s: %d classes, %d below model, %d dormant subjects",
-                         window.week, len(classes), len(below), len(dormant))
+        context.log.info(
+            "week %s: %d classes, %d below model, %d dormant subjects",
+            window.week,
+            len(classes),
+            len(below),
+            len(dormant),
+        )
         return MaterializeResult(
-            metadata={"classes": len(classes), "below_model": len(below),
-                      "dormant": len(dormant), "performance": MetadataValue.md(preview),
-                      "first_signal_week": min(first_weeks.values(), default="none"),
-                      "observed_at": observed_at.isoformat(),
-                      "iso_week": week_key(window.start, config.timezone)},
+            metadata={
+                "classes": len(classes),
+                "below_model": len(below),
+                "dormant": len(dormant),
+                "performance": MetadataValue.md(preview),
+                "first_signal_week": min(first_weeks.values(), default="none"),
+                "observed_at": observed_at.isoformat(),
+                "iso_week": week_key(window.start, config.timezone),
+            },
             check_results=[
                 AssetCheckResult(
                     check_name="classes_within_model",

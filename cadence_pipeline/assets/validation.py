@@ -33,8 +33,9 @@ from cadence_pipeline.resources.cadence import CadenceResource
 from cadence_pipeline.resources.warehouse import Warehouse
 
 
-def build_registry(warehouse: Warehouse, week: str, config: GovernanceConfig
-                   ) -> tuple[dict[str, SourceInfo], str | None]:
+def build_registry(
+    warehouse: Warehouse, week: str, config: GovernanceConfig
+) -> tuple[dict[str, SourceInfo], str | None]:
     """Derive the source registry from the leads of every week up to `week`.
 
     A source is established when it appears in the first extracted week of history or is
@@ -46,8 +47,12 @@ def build_registry(warehouse: Warehouse, week: str, config: GovernanceConfig
     for row in warehouse.rows("leads", before=next_week(week)):
         current = first_seen.get(row["source"])
         if current is None or row["created_at"] < current[0]:
-            first_seen[row["source"]] = (row["created_at"], row["week"], row["motion"],
-                                         row["source_type"])
+            first_seen[row["source"]] = (
+                row["created_at"],
+                row["week"],
+                row["motion"],
+                row["source_type"],
+            )
     registry = {}
     for source, (seen_at, first_week, motion, source_type) in first_seen.items():
         configured = config.sources.get(source)
@@ -61,8 +66,7 @@ def build_registry(warehouse: Warehouse, week: str, config: GovernanceConfig
             owner=owner,
             first_seen_at=seen_at,
             first_week=first_week,
-            established=bool(configured and configured.established)
-            or first_week == history_start,
+            established=bool(configured and configured.established) or first_week == history_start,
         )
     return registry, history_start
 
@@ -77,8 +81,9 @@ def build_validation_assets(partitions: PartitionsDefinition, leads_asset) -> li
             "rules, with every failed rule, the rules that did not apply and the rule version."
         ),
     )
-    def lead_validation(context: AssetExecutionContext, cadence: CadenceResource
-                        ) -> MaterializeResult:
+    def lead_validation(
+        context: AssetExecutionContext, cadence: CadenceResource
+    ) -> MaterializeResult:
         config = cadence.governance
         week = context.partition_key
         warehouse = cadence.warehouse
@@ -88,8 +93,9 @@ def build_validation_assets(partitions: PartitionsDefinition, leads_asset) -> li
             if row["created_week"] == week
         ]
         known: dict[str, str] = {}
-        for row in sorted(warehouse.rows("leads", before=week),
-                          key=lambda r: (r["created_at"], r["lead_id"])):
+        for row in sorted(
+            warehouse.rows("leads", before=week), key=lambda r: (r["created_at"], r["lead_id"])
+        ):
             if row["email_key"]:
                 known.setdefault(row["email_key"], row["lead_id"])
         results = validate_batch(batch, config, known)
@@ -117,8 +123,9 @@ def build_validation_assets(partitions: PartitionsDefinition, leads_asset) -> li
         )
         passed = sum(1 for r in results if r.passed)
         evaluated = sum(1 for r in results if r.passed is not None)
-        context.log.info("week %s: %d leads, %d evaluated, %d passed", week, len(rows),
-                         evaluated, passed)
+        context.log.info(
+            "week %s: %d leads, %d evaluated, %d passed", week, len(rows), evaluated, passed
+        )
         return MaterializeResult(
             metadata={
                 "leads": len(rows),
@@ -145,8 +152,9 @@ def build_validation_assets(partitions: PartitionsDefinition, leads_asset) -> li
             )
         ],
     )
-    def validation_pass_rate(context: AssetExecutionContext, cadence: CadenceResource
-                             ) -> MaterializeResult:
+    def validation_pass_rate(
+        context: AssetExecutionContext, cadence: CadenceResource
+    ) -> MaterializeResult:
         config = cadence.governance
         week = context.partition_key
         warehouse = cadence.warehouse
@@ -186,14 +194,22 @@ def build_validation_assets(partitions: PartitionsDefinition, leads_asset) -> li
         ]
         warehouse.replace_week("validation_pass_rate", week, rows)
         warehouse.replace_week(
-            "weekly_findings", week,
-            finding_rows(validation_findings(statuses, registry, config)), block="validation",
+            "weekly_findings",
+            week,
+            finding_rows(validation_findings(statuses, registry, config)),
+            block="validation",
         )
         for info in registry.values():
             warehouse.upsert_source(
-                {"source": info.source, "source_type": info.source_type, "motion": info.motion,
-                 "owner": info.owner, "first_seen_at": info.first_seen_at,
-                 "first_week": info.first_week, "established": info.established}
+                {
+                    "source": info.source,
+                    "source_type": info.source_type,
+                    "motion": info.motion,
+                    "owner": info.owner,
+                    "first_seen_at": info.first_seen_at,
+                    "first_week": info.first_week,
+                    "established": info.established,
+                }
             )
         flagged = [s for s in statuses if s.status in (PAUSED, BELOW_THRESHOLD)]
         preview = "\n".join(
@@ -206,15 +222,20 @@ def build_validation_assets(partitions: PartitionsDefinition, leads_asset) -> li
             ]
         )
         return MaterializeResult(
-            metadata={"sources": len(rows), "flagged": len(flagged),
-                      "pass_rates": MetadataValue.md(preview)},
+            metadata={
+                "sources": len(rows),
+                "flagged": len(flagged),
+                "pass_rates": MetadataValue.md(preview),
+            },
             check_results=[
                 AssetCheckResult(
                     check_name="sources_meet_standard",
                     passed=not flagged,
                     severity=AssetCheckSeverity.WARN,
-                    metadata={"flagged": ", ".join(s.source for s in flagged) or "none",
-                              "gates": str([asdict(s.gate) for s in flagged if s.gate])[:2000]},
+                    metadata={
+                        "flagged": ", ".join(s.source for s in flagged) or "none",
+                        "gates": str([asdict(s.gate) for s in flagged if s.gate])[:2000],
+                    },
                 )
             ],
         )

@@ -1,1 +1,1 @@
-"""Governance rules as plain Python: no Dagster import, so they test fast and read like the rules."""
+"""Governance rules as plain Python with no Dagster import, so they test fast."""

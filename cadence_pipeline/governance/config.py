@@ -44,8 +44,9 @@ class Scoped(_Model, Generic[T]):
     source_types: dict[str, T] = Field(default_factory=dict)
     sources: dict[str, T] = Field(default_factory=dict)
 
-    def resolve(self, source: str | None = None, source_type: str | None = None,
-                motion: str | None = None) -> T:
+    def resolve(
+        self, source: str | None = None, source_type: str | None = None, motion: str | None = None
+    ) -> T:
         """Return the most specific value: source, then source type, then motion."""
         if source is not None and source in self.sources:
             return self.sources[source]
@@ -105,9 +106,7 @@ class ValidationConfig(_Model):
     free_email_domains: list[str] = Field(default_factory=list)
     icp: dict[str, IcpConfig] = Field(default_factory=dict)
     # Rules switched off per motion or source type, by rule name (e.g. "value.role").
-    disabled_rules: Scoped[list[str]] = Field(
-        default_factory=lambda: Scoped[list[str]](default=[])
-    )
+    disabled_rules: Scoped[list[str]] = Field(default_factory=lambda: Scoped[list[str]](default=[]))
     owner: str = "data_lead"
 
 
@@ -122,6 +121,8 @@ class SignalConfig(_Model):
     # below the window follows an exponential curve truncated at the window.
     mean_days_to_qualify: float = Field(4.0, gt=0)
     drop_tolerance: float = Field(0.20, gt=0, lt=1)
+    # A drop is flagged only when a one-sided test puts the shortfall under this p-value.
+    alpha: float = Field(0.05, gt=0, lt=1)
     min_signals: int = Field(20, ge=1)
     dormancy_days: int = Field(30, ge=1)
     qualifying_stage: str = "mql"
@@ -223,8 +224,9 @@ def packaged_defaults() -> dict[str, Any]:
     return yaml.safe_load(text)
 
 
-def load_config(path: Path | None = None, overrides: dict[str, Any] | None = None
-                ) -> GovernanceConfig:
+def load_config(
+    path: Path | None = None, overrides: dict[str, Any] | None = None
+) -> GovernanceConfig:
     """Load the packaged defaults, merge the file at `path` (if any) and `overrides`, validate."""
     data = packaged_defaults()
     origin = "packaged defaults.yaml"

@@ -128,8 +128,12 @@ def build_weekly_digest(
         interval = ""
         if row["ci_low"] is not None:
             interval = f" [{_pct(row['ci_low'])}-{_pct(row['ci_high'])}]"
-        flag = {"paused": " :no_entry:", "below_threshold": " :warning:",
-                "onboarding": " :hourglass:", "low_volume": " (low volume)"}.get(row["status"], "")
+        flag = {
+            "paused": " :no_entry:",
+            "below_threshold": " :warning:",
+            "onboarding": " :hourglass:",
+            "low_volume": " (low volume)",
+        }.get(row["status"], "")
         note = f"; {row['note']}" if row["note"] else ""
         validation.lines.append(
             f"*{row['source']}*{flag}: {_pct(row['pass_rate'], 1)}{interval} of "
@@ -159,8 +163,9 @@ def build_weekly_digest(
 
     handoffs = Section("5. Handoff disputes")
     for stage in ("mql", "sal"):
-        stage_rows = sorted((r for r in rejections if r["stage"] == stage),
-                            key=lambda r: -r["count"])
+        stage_rows = sorted(
+            (r for r in rejections if r["stage"] == stage), key=lambda r: -r["count"]
+        )
         if not stage_rows:
             continue
         total = sum(r["count"] for r in stage_rows)

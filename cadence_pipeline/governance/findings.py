@@ -31,8 +31,12 @@ def pipeline_findings(rows: Iterable[VarianceRow], config: GovernanceConfig) -> 
                     f"{row.metric} ({row.motion}) {row.variance:+.0%} against the trailing "
                     f"{row.trailing_weeks}-week average; root-cause review at the monthly"
                 ),
-                evidence={"value": row.value, "trailing_avg": row.trailing_4w_avg,
-                          "variance": row.variance, "seasonal_factor": row.seasonal_factor},
+                evidence={
+                    "value": row.value,
+                    "trailing_avg": row.trailing_4w_avg,
+                    "variance": row.variance,
+                    "seasonal_factor": row.seasonal_factor,
+                },
             )
         )
     return out
@@ -59,9 +63,13 @@ def validation_findings(
                         f"{gate.sample} leads passed validation against {gate.threshold:.0%}; "
                         "send it back through onboarding"
                     ),
-                    evidence={"decided_at": gate.decided_at, "basis": gate.basis,
-                              "sample": gate.sample, "passed": gate.passed,
-                              "ci": [gate.ci_low, gate.ci_high]},
+                    evidence={
+                        "decided_at": gate.decided_at,
+                        "basis": gate.basis,
+                        "sample": gate.sample,
+                        "passed": gate.passed,
+                        "ci": [gate.ci_low, gate.ci_high],
+                    },
                 )
             )
         else:
@@ -77,8 +85,7 @@ def validation_findings(
                         f"standard {config.validation.weeks_below_to_escalate} weeks running "
                         f"(this week {status.pass_rate:.0%})"
                     ),
-                    evidence={"pass_rate": status.pass_rate,
-                              "ci": [status.ci_low, status.ci_high]},
+                    evidence={"pass_rate": status.pass_rate, "ci": [status.ci_low, status.ci_high]},
                 )
             )
     return out
@@ -113,8 +120,13 @@ def signal_findings(
                     f"{row.qualification_rate:.1%} against a model {row.expected_rate:.1%} at the "
                     f"same age ({row.change:+.0%}, {age}); {advice}"
                 ),
-                evidence={"signals": row.signals, "qualified": row.qualified,
-                          "p_value": row.p_value, "new_class": new_class, "week": week},
+                evidence={
+                    "signals": row.signals,
+                    "qualified": row.qualified,
+                    "p_value": row.p_value,
+                    "new_class": new_class,
+                    "week": week,
+                },
             )
         )
     for item in dormant:

@@ -69,13 +69,13 @@ def _qualified(signal: Signal, observed_at: datetime, window: timedelta) -> bool
 
 
 def evaluate_classes(
-    signals: Iterable[Signal], observed_at: datetime, config: SignalConfig, alpha: float = 0.01
+    signals: Iterable[Signal], observed_at: datetime, config: SignalConfig
 ) -> list[ClassPerformance]:
     """Compare each class's qualification rate with its model at the signals' ages.
 
     A class falls below model when its rate is more than `drop_tolerance` under the
     expectation and the shortfall is unlikely to be noise: a one-sided normal test on the
-    sum of per-signal Bernoulli expectations gives a p-value under `alpha`. Classes with
+    sum of per-signal Bernoulli expectations gives a p-value under `config.alpha`. Classes with
     fewer than `min_signals` signals are marked low volume and never flagged.
     """
     window = timedelta(days=config.window_days)
@@ -104,8 +104,10 @@ def evaluate_classes(
             p_value = float(norm.cdf((qualified - sum(expectations)) / math.sqrt(variance)))
         if n < config.min_signals:
             status = LOW_VOLUME
-        elif change is not None and change < -config.drop_tolerance and (
-            p_value is not None and p_value < alpha
+        elif (
+            change is not None
+            and change < -config.drop_tolerance
+            and (p_value is not None and p_value < config.alpha)
         ):
             status = BELOW_MODEL
         else:

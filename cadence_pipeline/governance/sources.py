@@ -83,8 +83,9 @@ class WeekStatus:
     escalate: bool = False
 
 
-def _judge(outcomes: Sequence[bool], threshold: float, confidence: float
-           ) -> tuple[str, float | None, float | None, float | None]:
+def _judge(
+    outcomes: Sequence[bool], threshold: float, confidence: float
+) -> tuple[str, float | None, float | None, float | None]:
     if not outcomes:
         return GATE_PENDING, None, None, None
     passed = sum(outcomes)
@@ -139,8 +140,9 @@ def onboarding_gate(
     )
 
 
-def _week_numbers(judged: Sequence[Judged], confidence: float
-                  ) -> tuple[int, int, float | None, float | None, float | None]:
+def _week_numbers(
+    judged: Sequence[Judged], confidence: float
+) -> tuple[int, int, float | None, float | None, float | None]:
     evaluated = [j.passed for j in judged if j.passed is not None]
     if not evaluated:
         return 0, 0, None, None, None
@@ -175,9 +177,16 @@ def source_timeline(
         this_week = [j for j in history if start <= j.created_at < end]
         evaluated, passed, rate, low, high = _week_numbers(this_week, rules.confidence)
         row = WeekStatus(
-            week=week, source=info.source, leads=len(this_week), evaluated=evaluated,
-            passed=passed if evaluated else None, pass_rate=rate, ci_low=low, ci_high=high,
-            threshold=standard if phase == "live" else gate_threshold, status=OK,
+            week=week,
+            source=info.source,
+            leads=len(this_week),
+            evaluated=evaluated,
+            passed=passed if evaluated else None,
+            pass_rate=rate,
+            ci_low=low,
+            ci_high=high,
+            threshold=standard if phase == "live" else gate_threshold,
+            status=OK,
             established=info.established,
         )
         if end <= info.first_seen_at:
@@ -187,20 +196,31 @@ def source_timeline(
             continue
 
         if phase == "gate":
-            gate = onboarding_gate(history, info.first_seen_at, gate_threshold, config,
-                                   known_until=end)
+            gate = onboarding_gate(
+                history, info.first_seen_at, gate_threshold, config, known_until=end
+            )
             if gate.outcome == GATE_FAIL:
                 phase, paused_at = "paused", gate.decided_at
-                row = replace(row, status=PAUSED, gate=gate, escalate=True,
-                              note=f"failed the onboarding gate at {gate.pass_rate:.0%} "
-                                   f"on {gate.sample} leads ({gate.basis})")
+                row = replace(
+                    row,
+                    status=PAUSED,
+                    gate=gate,
+                    escalate=True,
+                    note=f"failed the onboarding gate at {gate.pass_rate:.0%} "
+                    f"on {gate.sample} leads ({gate.basis})",
+                )
             elif gate.outcome == GATE_PASS:
                 phase = "live"
-                row = replace(row, status=OK, gate=gate,
-                              note=f"passed the onboarding gate at {gate.pass_rate:.0%}")
+                row = replace(
+                    row,
+                    status=OK,
+                    gate=gate,
+                    note=f"passed the onboarding gate at {gate.pass_rate:.0%}",
+                )
             else:
-                row = replace(row, status=ONBOARDING, gate=gate,
-                              note=f"onboarding gate {gate.outcome}")
+                row = replace(
+                    row, status=ONBOARDING, gate=gate, note=f"onboarding gate {gate.outcome}"
+                )
             previous_rate = gate.pass_rate if gate.pass_rate is not None else rate
             out.append(row)
             continue
@@ -208,8 +228,15 @@ def source_timeline(
         if phase == "paused":
             after = [j for j in this_week if paused_at is None or j.created_at >= paused_at]
             evaluated, passed, rate, low, high = _week_numbers(after, rules.confidence)
-            row = replace(row, evaluated=evaluated, passed=passed if evaluated else None,
-                          pass_rate=rate, ci_low=low, ci_high=high, threshold=gate_threshold)
+            row = replace(
+                row,
+                evaluated=evaluated,
+                passed=passed if evaluated else None,
+                pass_rate=rate,
+                ci_low=low,
+                ci_high=high,
+                threshold=gate_threshold,
+            )
             if not evaluated:
                 out.append(replace(row, status=PAUSED, note="paused: no re-onboarding leads"))
                 continue

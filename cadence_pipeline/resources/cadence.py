@@ -80,8 +80,9 @@ class CadenceResource(ConfigurableResource):
             from cadence_pipeline.emulators import ensure_emulators
 
             running = ensure_emulators(settings.home)
-            return DigestPoster("emulator", channel, base_url=running.slack_url,
-                                token=running.token)
+            return DigestPoster(
+                "emulator", channel, base_url=running.slack_url, token=running.token
+            )
         if settings.slack_target == "file":
             return DigestPoster("file", channel, outbox=settings.home / "slack_outbox")
         return DigestPoster("live", channel)

@@ -40,17 +40,16 @@ def _demo_connectors(settings: Settings, config: GovernanceConfig) -> list[LeadC
         running = ensure_emulators(settings.home)
     if (fixtures / "salesforce").is_dir():
         connectors.append(
-            SalesforceConnector(config=config, instance_url=running.salesforce_url,
-                                session_id=running.token)
+            SalesforceConnector(
+                config=config, instance_url=running.salesforce_url, session_id=running.token
+            )
         )
     if (fixtures / "hubspot").is_dir():
         connectors.append(
-            HubSpotConnector(config=config, host=running.hubspot_url,
-                             access_token=running.token)
+            HubSpotConnector(config=config, host=running.hubspot_url, access_token=running.token)
         )
     if (fixtures / "partner_files").is_dir():
-        connectors.append(PartnerFileConnector(config=config,
-                                               drop_dir=fixtures / "partner_files"))
+        connectors.append(PartnerFileConnector(config=config, drop_dir=fixtures / "partner_files"))
     return connectors
 
 
@@ -91,16 +90,23 @@ def _live_connectors(config: GovernanceConfig, env: Mapping[str, str]) -> list[L
     return connectors
 
 
-def build_connectors(settings: Settings, config: GovernanceConfig, *, demo: bool,
-                     env: Mapping[str, str] | None = None) -> list[LeadConnector]:
+def build_connectors(
+    settings: Settings,
+    config: GovernanceConfig,
+    *,
+    demo: bool,
+    env: Mapping[str, str] | None = None,
+) -> list[LeadConnector]:
     """Return the connectors of this run; raise NoConnectorError when there is none."""
     connectors = (
-        _demo_connectors(settings, config) if demo
+        _demo_connectors(settings, config)
+        if demo
         else _live_connectors(config, os.environ if env is None else env)
     )
     if not connectors:
         where = (
-            f"no fixtures under {settings.fixtures_dir}; run `cadence demo` first" if demo
+            f"no fixtures under {settings.fixtures_dir}; run `cadence demo` first"
+            if demo
             else "set Salesforce, HubSpot or partner-file credentials in the environment"
         )
         raise NoConnectorError(f"no lead connector is configured: {where}")

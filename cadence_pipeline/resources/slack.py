@@ -64,14 +64,16 @@ def render_blocks(digest: Digest, max_blocks: int = 50) -> list[list[Block]]:
     ]
     if digest.blockers:
         lines = ["*Blockers*"] + [f":rotating_light: {line}" for line in digest.blockers]
-        blocks += [SectionBlock(text=MarkdownTextObject(text=t))
-                   for t in _chunks(lines, SECTION_LIMIT)]
+        blocks += [
+            SectionBlock(text=MarkdownTextObject(text=t)) for t in _chunks(lines, SECTION_LIMIT)
+        ]
     for section in digest.sections:
         blocks.append(DividerBlock())
         lines = [f"*{section.title}*"] + [f"• {line}" for line in section.lines]
-        blocks += [SectionBlock(text=MarkdownTextObject(text=t))
-                   for t in _chunks(lines, SECTION_LIMIT)]
-    return [blocks[i: i + max_blocks] for i in range(0, len(blocks), max_blocks)]
+        blocks += [
+            SectionBlock(text=MarkdownTextObject(text=t)) for t in _chunks(lines, SECTION_LIMIT)
+        ]
+    return [blocks[i : i + max_blocks] for i in range(0, len(blocks), max_blocks)]
 
 
 @dataclass
@@ -85,8 +87,15 @@ class PostResult:
 class DigestPoster:
     """Posts rendered digests to one target: `emulator`, `file` or `live`."""
 
-    def __init__(self, target: str, channel: str, *, base_url: str | None = None,
-                 token: str | None = None, outbox: Path | None = None):
+    def __init__(
+        self,
+        target: str,
+        channel: str,
+        *,
+        base_url: str | None = None,
+        token: str | None = None,
+        outbox: Path | None = None,
+    ):
         self.target = target
         self.channel = channel
         self.outbox = outbox
@@ -124,13 +133,17 @@ class DigestPoster:
             self.outbox.mkdir(parents=True, exist_ok=True)
             path = self.outbox / f"{digest.cadence}-{digest.period}.json"
             payload = [
-                {"channel": self.channel, "text": digest.title,
-                 "blocks": [block.to_dict() for block in blocks]}
+                {
+                    "channel": self.channel,
+                    "text": digest.title,
+                    "blocks": [block.to_dict() for block in blocks],
+                }
                 for blocks in messages
             ]
             path.write_text(json.dumps(payload, indent=2), encoding="utf-8")
-            return PostResult("file", self.channel, f"file:{digest.content_hash()[:16]}",
-                              len(messages))
+            return PostResult(
+                "file", self.channel, f"file:{digest.content_hash()[:16]}", len(messages)
+            )
         assert self.client is not None
         first_ts = ""
         for index, blocks in enumerate(messages):
@@ -149,6 +162,11 @@ class DigestPoster:
                     "(chat:write), and that the bot is a member of the channel"
                 ) from error
             first_ts = first_ts or response["ts"]
-        log.info("posted %s digest %s to %s (%d messages)", digest.cadence, digest.period,
-                 self.channel, len(messages))
+        log.info(
+            "posted %s digest %s to %s (%d messages)",
+            digest.cadence,
+            digest.period,
+            self.channel,
+            len(messages),
+        )
         return PostResult(self.target, self.channel, first_ts, len(messages))

@@ -348,8 +348,9 @@ class Warehouse:
             result = connection.execute(query)
             return [{key: _utc(value) for key, value in row._mapping.items()} for row in result]
 
-    def frame(self, table_name: str, weeks: Sequence[str] | None = None, **filters: Any
-              ) -> pd.DataFrame:
+    def frame(
+        self, table_name: str, weeks: Sequence[str] | None = None, **filters: Any
+    ) -> pd.DataFrame:
         """Return the same rows as `rows`, as a DataFrame with the table's columns."""
         records = self.rows(table_name, weeks=weeks, **filters)
         return pd.DataFrame.from_records(records, columns=list(TABLES[table_name].c.keys()))
