@@ -66,6 +66,9 @@ class PipelineConfig(_Model):
     tolerance: float = Field(0.15, gt=0, lt=1)
     trailing_weeks: int = Field(4, ge=1)
     min_trailing_leads: int = Field(20, ge=0)
+    # A week outside the tolerance is a breach only when a test rejects "same as the
+    # trailing weeks" at this level; 1.0 turns the test off.
+    noise_alpha: float = Field(0.05, gt=0, le=1)
     # Seasonal factor per ISO week number (1-53); a week's value is divided by its factor
     # before it is compared with the deseasonalised trailing average. Missing weeks are 1.0.
     seasonal_factors: dict[int, float] = Field(default_factory=dict)
@@ -107,6 +110,13 @@ class ValidationConfig(_Model):
     icp: dict[str, IcpConfig] = Field(default_factory=dict)
     # Rules switched off per motion or source type, by rule name (e.g. "value.role").
     disabled_rules: Scoped[list[str]] = Field(default_factory=lambda: Scoped[list[str]](default=[]))
+    # Country spellings the built-in lookup (ISO 3166-1 alpha-2 codes and country names from
+    # phonenumbers' locale data) does not know, mapped to alpha-2 codes, e.g. {"USA": "US"}.
+    country_aliases: dict[str, str] = Field(default_factory=dict)
+    # Lead fields that compliance.privacy_fields requires on every lead with contact data.
+    required_privacy_fields: list[str] = Field(default_factory=lambda: ["country"])
+    # Domains treated as disposable in addition to the disposable-email-domains blocklist.
+    extra_disposable_domains: list[str] = Field(default_factory=list)
     owner: str = "data_lead"
 
 
