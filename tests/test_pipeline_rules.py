@@ -10,6 +10,7 @@ from cadence_pipeline.governance.pipeline import (
     NOT_APPLICABLE,
     OK,
     PARTIAL_WEEK,
+    WITHIN_NOISE,
     EventRow,
     LeadRow,
     Measure,
@@ -48,14 +49,58 @@ def test_measures_count_leads_events_and_rates():
     assert measures[("b2c", "sal_acceptance_rate")].value is None
 
 
+BARE_RULE = PipelineConfig(noise_alpha=1.0)
+
+
 def test_week_outside_tolerance_is_breach():
     # Trailing average (100 + 110 + 90 + 100) / 4 = 100; 120 is +20%.
-    (row,) = evaluate_variance(
-        "2026-11-02", _volume(120), _trailing(100, 110, 90, 100), PipelineConfig()
-    )
+    (row,) = evaluate_variance("2026-11-02", _volume(120), _trailing(100, 110, 90, 100), BARE_RULE)
     assert row.trailing_4w_avg == pytest.approx(100.0)
     assert row.variance == pytest.approx(0.20)
     assert row.within_tolerance is False
+    assert row.status == BREACH
+
+
+def test_breach_explained_by_counting_noise_is_within_noise():
+    # 120 against a Poisson mean of 100: P(X >= 120) is about 0.03, two-sided p about 0.06.
+    (row,) = evaluate_variance(
+        "2026-11-02", _volume(120), _trailing(100, 110, 90, 100), PipelineConfig()
+    )
+    assert row.within_tolerance is False
+    assert row.p_value == pytest.approx(0.0612, abs=0.01)
+    assert row.status == WITHIN_NOISE
+
+
+def test_large_count_breach_is_not_noise():
+    (row,) = evaluate_variance(
+        "2026-11-02", _volume(1200), _trailing(1000, 1000, 1000, 1000), PipelineConfig()
+    )
+    assert row.p_value < 0.001
+    assert row.status == BREACH
+
+
+def test_rate_drop_is_judged_with_binomial_test():
+    current = {("b2b", "sal_acceptance_rate"): Measure(0.40, 200)}
+    trailing = {
+        week: {("b2b", "sal_acceptance_rate"): Measure(0.62, 200)}
+        for week in ["2026-10-05", "2026-10-12", "2026-10-19", "2026-10-26"]
+    }
+    (row,) = evaluate_variance("2026-11-02", current, trailing, PipelineConfig())
+    assert row.variance == pytest.approx(0.40 / 0.62 - 1)
+    assert row.status == BREACH
+
+
+def test_duration_shift_is_judged_on_samples():
+    slow = Measure(6.0, 20, tuple([6.0] * 20))
+    usual = Measure(4.0, 20, tuple(4.0 + 0.1 * i for i in range(20)))
+    trailing = {
+        week: {("b2b", "mql_to_sal_days"): usual}
+        for week in ["2026-10-05", "2026-10-12", "2026-10-19", "2026-10-26"]
+    }
+    (row,) = evaluate_variance(
+        "2026-11-02", {("b2b", "mql_to_sal_days"): slow}, trailing, PipelineConfig()
+    )
+    assert row.p_value < 0.05
     assert row.status == BREACH
 
 
@@ -70,7 +115,7 @@ def test_week_inside_tolerance_is_ok():
 
 def test_seasonal_factor_divides_out():
     # ISO week 45 (2026-11-02) has factor 1.2: 120 / 1.2 = 100, exactly the average.
-    config = PipelineConfig(seasonal_factors={45: 1.2})
+    config = PipelineConfig(seasonal_factors={45: 1.2}, noise_alpha=1.0)
     (row,) = evaluate_variance("2026-11-02", _volume(120), _trailing(100, 100, 100, 100), config)
     assert row.seasonal_factor == pytest.approx(1.2)
     assert row.variance == pytest.approx(0.0)

@@ -76,9 +76,10 @@ def test_gate_passes_at_threshold():
 
 def test_failed_source_is_paused_then_reonboarded():
     first_week = _batch(FIRST, 60, 25, timedelta(hours=1))
-    # Re-onboarding: 100 leads at 75% in the third week, 100 at 92% in the fourth.
+    # Re-onboarding: 100 leads at 75% in the third week, then 300 at 97% in the fourth,
+    # which lifts the 400 leads since the pause to 91.5%.
     third = _batch(datetime(2026, 11, 16, 9, tzinfo=UTC), 100, 75, timedelta(hours=1))
-    fourth = _batch(datetime(2026, 11, 23, 9, tzinfo=UTC), 100, 92, timedelta(hours=1))
+    fourth = _batch(datetime(2026, 11, 23, 9, tzinfo=UTC), 300, 291, timedelta(minutes=30))
     timeline = source_timeline(_info(), first_week + third + fourth, WEEKS, CONFIG)
     by_week = {row.week: row for row in timeline}
     assert by_week["2026-11-02"].status == PAUSED
@@ -90,6 +91,19 @@ def test_failed_source_is_paused_then_reonboarded():
     assert "improving" in by_week["2026-11-16"].note
     assert by_week["2026-11-16"].threshold == pytest.approx(0.9)
     assert by_week["2026-11-23"].status == OK
+    assert "back to live" in by_week["2026-11-23"].note
+
+
+def test_reonboarding_just_under_threshold_stays_onboarding():
+    first_week = _batch(FIRST, 60, 25, timedelta(hours=1))
+    # One lucky week at 90% after a week at 84%: 174 of 200 since the pause is 87%.
+    third = _batch(datetime(2026, 11, 16, 9, tzinfo=UTC), 100, 84, timedelta(hours=1))
+    fourth = _batch(datetime(2026, 11, 23, 9, tzinfo=UTC), 100, 90, timedelta(hours=1))
+    timeline = source_timeline(_info(), first_week + third + fourth, WEEKS, CONFIG)
+    last = timeline[-1]
+    assert last.pass_rate == pytest.approx(0.90)
+    assert last.status == ONBOARDING
+    assert "87% of 200 leads since the pause" in last.note
 
 
 def test_established_source_escalates_two_weeks_running():

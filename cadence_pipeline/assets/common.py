@@ -29,8 +29,13 @@ def weekly_partitions(
     """
     if state is not None:
         end = shift_week(state.span.last_week, 1)
+        # end_offset=1 keeps the week in progress (a partial last week) as a partition.
         return WeeklyPartitionsDefinition(
-            start_date=state.span.first_week, end_date=end, day_offset=1, timezone=timezone
+            start_date=state.span.first_week,
+            end_date=end,
+            day_offset=1,
+            timezone=timezone,
+            end_offset=1,
         )
     today = today or date.today()
     first = week_start(today - timedelta(weeks=DEFAULT_HISTORY_WEEKS))

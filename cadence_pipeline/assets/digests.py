@@ -5,8 +5,6 @@ period and channel unless the run sets `force`. Digests of earlier weeks (a back
 recorded with their markdown copy but not posted. A partial week gets no digest.
 """
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 
 from dagster import (

@@ -1,7 +1,5 @@
 """The escalation register: this week's findings, continued from earlier weeks."""
 
-from __future__ import annotations
-
 from collections import Counter
 
 from dagster import (
@@ -14,7 +12,7 @@ from dagster import (
     asset,
 )
 
-from cadence_pipeline.assets.common import markdown_table
+from cadence_pipeline.assets.common import markdown_table, week_window
 from cadence_pipeline.governance.escalations import Finding, assign
 from cadence_pipeline.governance.weeks import shift_week
 from cadence_pipeline.resources.cadence import CadenceResource
@@ -39,8 +37,15 @@ def build_escalation_assets(partitions: PartitionsDefinition, upstream: list) ->
         ),
     )
     def escalations(context: AssetExecutionContext, cadence: CadenceResource) -> MaterializeResult:
-        week = context.partition_key
+        window = week_window(context, cadence.governance.timezone, cadence.as_of())
+        week = window.week
         warehouse = cadence.warehouse
+        if window.partial:
+            # A week in progress is reviewed once it is complete; raising now would
+            # escalate half a week's numbers.
+            warehouse.replace_week("escalations", week, [])
+            context.log.info("week %s is in progress: no escalations yet", week)
+            return MaterializeResult(metadata={"escalations": 0, "partial_week": True})
         findings = [
             Finding(
                 rule=row["rule"],

@@ -1,7 +1,5 @@
 """Weekly block 5: MQL and SAL rejection codes, routes, owners and definition versions."""
 
-from __future__ import annotations
-
 from collections import Counter
 
 from dagster import (

@@ -6,8 +6,6 @@ lead in the week it was created, each stage change in the week it happened and e
 signal in the week it fired.
 """
 
-from __future__ import annotations
-
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -55,6 +53,7 @@ def lead_rows(
                 "signal_class": lead.signal_class,
                 "email_key": email_key(lead.email),
                 "definition_version": lead.definition_version,
+                "source_owner": lead.extra.get("owner"),
             }
         )
     for stage in STAGES:

@@ -1,7 +1,5 @@
 """Weekly block 2: pipeline variance per motion against the trailing four-week average."""
 
-from __future__ import annotations
-
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,

@@ -1,7 +1,5 @@
 """Weekly block 4: signal-class qualification against the model, and dormancy."""
 
-from __future__ import annotations
-
 from datetime import timedelta
 
 from dagster import (

@@ -1,7 +1,5 @@
 """Weekly block 3: each lead validated at capture, and the pass rate by source."""
 
-from __future__ import annotations
-
 from collections import defaultdict
 from dataclasses import asdict
 
@@ -27,7 +25,7 @@ from cadence_pipeline.governance.sources import (
     SourceInfo,
     source_timeline,
 )
-from cadence_pipeline.governance.validation import validate_batch
+from cadence_pipeline.governance.validation import effective_rule_version, validate_batch
 from cadence_pipeline.governance.weeks import weeks_between
 from cadence_pipeline.resources.cadence import CadenceResource
 from cadence_pipeline.resources.warehouse import Warehouse
@@ -52,13 +50,14 @@ def build_registry(
                 row["week"],
                 row["motion"],
                 row["source_type"],
+                row["source_owner"],
             )
     registry = {}
-    for source, (seen_at, first_week, motion, source_type) in first_seen.items():
+    for source, (seen_at, first_week, motion, source_type, feed_owner) in first_seen.items():
+        # Owner: configuration first, then the one the feed names (a partner manifest),
+        # then the validation owner.
         configured = config.sources.get(source)
-        owner = (configured.owner if configured and configured.owner else None) or (
-            config.validation.owner
-        )
+        owner = (configured.owner if configured else None) or feed_owner or config.validation.owner
         registry[source] = SourceInfo(
             source=source,
             source_type=source_type or config.source_type(source),
@@ -159,6 +158,7 @@ def build_validation_assets(partitions: PartitionsDefinition, leads_asset) -> li
         week = context.partition_key
         warehouse = cadence.warehouse
         registry, history_start = build_registry(warehouse, week, config)
+        rule_version = effective_rule_version(config)
         outcomes = {
             row["lead_id"]: row["passed"]
             for row in warehouse.rows("lead_validation", before=next_week(week))
@@ -187,7 +187,7 @@ def build_validation_assets(partitions: PartitionsDefinition, leads_asset) -> li
                 "threshold": s.threshold,
                 "status": s.status,
                 "established": s.established,
-                "rule_version": config.validation.rule_version,
+                "rule_version": rule_version,
                 "note": s.note,
             }
             for s in statuses

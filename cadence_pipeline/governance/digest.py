@@ -46,6 +46,10 @@ class Digest:
         return hashlib.sha256(self.to_markdown().encode()).hexdigest()
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _pct(value: float | None, digits: int = 0) -> str:
     return "n/a" if value is None else f"{value:.{digits}%}"
 
@@ -75,7 +79,12 @@ def _pipeline_lines(rows: Sequence[Mapping[str, Any]]) -> list[str]:
                 note = f" :warning: {_signed(row['variance'])} vs 4-wk avg"
             elif row["status"] == "ok":
                 note = f" ({_signed(row['variance'])})"
-            elif row["status"] in ("low_volume", "insufficient_history", "partial_week"):
+            elif row["status"] in (
+                "low_volume",
+                "insufficient_history",
+                "partial_week",
+                "within_noise",
+            ):
                 note = f" ({row['status'].replace('_', ' ')})"
             parts.append(f"{metric.replace('_', ' ')} {text}{note}")
         if parts:
@@ -192,7 +201,7 @@ def build_weekly_digest(
         cadence="weekly",
         period=week,
         title=title,
-        context=f"As of {as_of_text}. {len(escalations)} escalations present this week.",
+        context=f"As of {as_of_text}. {_count(len(escalations), 'escalation')} present this week.",
         blockers=blockers,
         sections=[actions, pipeline, validation, signals, handoffs, decisions],
     )

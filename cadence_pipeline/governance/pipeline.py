@@ -4,6 +4,12 @@ A week's value is divided by its seasonal factor (volume metrics only) and compa
 the mean of the previous weeks' deseasonalised values. A week outside the tolerance is a
 breach that raises a root-cause review at the next monthly, unless the trailing average
 rests on too few leads (low volume) or too few earlier weeks (insufficient history).
+
+Weekly counts of wins and SAL decisions are small, so the fixed tolerance alone fires on
+counting noise most weeks. A week outside the tolerance is therefore a breach only when a
+test also rejects "same as the trailing weeks" at `noise_alpha`: a Poisson test for
+counts, a binomial test for rates and a Mann-Whitney test for durations. Otherwise its
+status is `within_noise`. Setting `noise_alpha` to 1 restores the bare tolerance rule.
 """
 
 from __future__ import annotations
@@ -13,10 +19,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from scipy.stats import binomtest, mannwhitneyu, poisson
+
 from cadence_pipeline.governance.config import PipelineConfig
 
 ALL_MOTIONS = "all"
 VOLUME_METRICS = ("volume_in", "mql_volume", "volume_out")
+RATE_METRICS = ("sal_acceptance_rate", "b2b_share")
+DURATION_METRICS = ("mql_to_sal_days", "sal_to_won_days")
 METRICS = (
     "volume_in",
     "mql_volume",
@@ -34,14 +44,19 @@ LOW_VOLUME = "low_volume"
 INSUFFICIENT_HISTORY = "insufficient_history"
 NOT_APPLICABLE = "not_applicable"
 PARTIAL_WEEK = "partial_week"
+WITHIN_NOISE = "within_noise"
 
 
 @dataclass(frozen=True)
 class Measure:
-    """A metric's value for one week and motion, with the count of records it rests on."""
+    """A metric's value for one week and motion, with the count of records it rests on.
+
+    Duration metrics keep their individual durations in `samples` for the noise test.
+    """
 
     value: float | None
     base: int
+    samples: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -94,11 +109,11 @@ def weekly_measures(
         )
         to_sal = [_days(e.at, e.mql_at) for e in decisions if e.mql_at is not None]
         out[(motion, "mql_to_sal_days")] = Measure(
-            statistics.median(to_sal) if to_sal else None, len(to_sal)
+            statistics.median(to_sal) if to_sal else None, len(to_sal), tuple(to_sal)
         )
         to_won = [_days(e.at, e.sal_at) for e in won if e.sal_at is not None]
         out[(motion, "sal_to_won_days")] = Measure(
-            statistics.median(to_won) if to_won else None, len(to_won)
+            statistics.median(to_won) if to_won else None, len(to_won), tuple(to_won)
         )
         if motion == ALL_MOTIONS:
             b2b = sum(1 for lead in mine if lead.motion == "b2b")
@@ -119,6 +134,38 @@ class VarianceRow:
     variance: float | None
     within_tolerance: bool | None
     status: str
+    p_value: float | None = None
+
+
+def noise_p_value(
+    metric: str,
+    measure: Measure,
+    expected: float,
+    trailing: list[Measure],
+) -> float | None:
+    """Two-sided p-value that this week's value is the trailing weeks' level plus noise.
+
+    `expected` is the trailing average in this week's units (seasonal factor applied for
+    counts). Returns None where no test applies.
+    """
+    if measure.value is None:
+        return None
+    if metric in VOLUME_METRICS:
+        observed = round(measure.value)
+        lower = poisson.cdf(observed, expected)
+        upper = poisson.sf(observed - 1, expected)
+        return float(min(1.0, 2 * min(lower, upper)))
+    if metric in RATE_METRICS:
+        if measure.base == 0 or not 0 < expected < 1:
+            return None
+        successes = round(measure.value * measure.base)
+        return float(binomtest(successes, measure.base, expected).pvalue)
+    if metric in DURATION_METRICS:
+        earlier = [value for m in trailing for value in m.samples]
+        if not measure.samples or not earlier:
+            return None
+        return float(mannwhitneyu(measure.samples, earlier, alternative="two-sided").pvalue)
+    return None
 
 
 def seasonal_factor(week: str, config: PipelineConfig) -> float:
@@ -150,6 +197,7 @@ def evaluate_variance(
     rows = []
     for (motion, metric), measure in sorted(current.items()):
         history = []
+        earlier_measures = []
         trailing_base = 0
         for earlier_week, measures in trailing.items():
             earlier = measures.get((motion, metric))
@@ -157,11 +205,13 @@ def evaluate_variance(
                 continue
             value = _deseasonalise(metric, earlier, seasonal_factor(earlier_week, config))
             history.append(value)
+            earlier_measures.append(earlier)
             trailing_base += earlier.base
         average = statistics.fmean(history) if history else None
         value = _deseasonalise(metric, measure, factor)
         variance = None
         within = None
+        p_value = None
         if value is None:
             status = NOT_APPLICABLE
         elif partial:
@@ -174,6 +224,11 @@ def evaluate_variance(
             variance = value / average - 1.0
             within = abs(variance) <= config.tolerance
             status = OK if within else BREACH
+            if not within and config.noise_alpha < 1:
+                expected = average * factor if metric in VOLUME_METRICS else average
+                p_value = noise_p_value(metric, measure, expected, earlier_measures)
+                if p_value is not None and p_value >= config.noise_alpha:
+                    status = WITHIN_NOISE
         rows.append(
             VarianceRow(
                 motion=motion,
@@ -187,6 +242,7 @@ def evaluate_variance(
                 variance=variance,
                 within_tolerance=within,
                 status=status,
+                p_value=p_value,
             )
         )
     return rows

@@ -7,7 +7,9 @@ fewer, must reach the new-source threshold. A source whose whole Wilson interval
 below that threshold is paused and goes back through onboarding; a paused source returns
 to live only in a week whose pass rate meets the threshold. An established source is
 flagged only where its whole interval lies below its standard, and escalates to the
-monthly when that happens `weeks_below_to_escalate` weeks running.
+monthly when that happens `weeks_below_to_escalate` weeks running. A paused source
+returns to live once its leads since the pause, at least a first sample of them, reach
+the new-source threshold.
 """
 
 from __future__ import annotations
@@ -240,15 +242,22 @@ def source_timeline(
             if not evaluated:
                 out.append(replace(row, status=PAUSED, note="paused: no re-onboarding leads"))
                 continue
+            # The return to live is judged on every lead since the pause, not on one lucky
+            # week: a source that improved to just under its threshold stays in onboarding.
+            since_pause = [j for j in history if paused_at <= j.created_at < end]
+            total, _, total_rate, _, _ = _week_numbers(since_pause, rules.confidence)
             trend = ""
             if previous_rate is not None:
                 trend = "improving" if rate > previous_rate else "not improving"
                 trend = f", {trend} from {previous_rate:.0%}"
-            if rate >= gate_threshold:
+            summary = f"{total_rate:.0%} of {total} leads since the pause"
+            if total >= rules.first_sample_size and total_rate >= gate_threshold:
                 phase = "live"
-                row = replace(row, status=OK, note=f"re-onboarded at {rate:.0%}; back to live")
+                row = replace(row, status=OK, note=f"re-onboarded: {summary}; back to live")
             else:
-                row = replace(row, status=ONBOARDING, note=f"re-onboarding at {rate:.0%}{trend}")
+                row = replace(
+                    row, status=ONBOARDING, note=f"re-onboarding at {rate:.0%}{trend}; {summary}"
+                )
             previous_rate = rate
             out.append(row)
             continue

@@ -1,7 +1,5 @@
 """Dagster resources: the run's settings and warehouse, the lead connectors, and Slack."""
 
-from __future__ import annotations
-
 import logging
 import os
 from datetime import UTC, datetime

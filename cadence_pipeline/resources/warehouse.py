@@ -101,6 +101,7 @@ leads = Table(
     Column("signal_class", String(128)),
     Column("email_key", String(64)),
     Column("definition_version", String(64)),
+    Column("source_owner", String(64)),
 )
 
 lead_events = Table(
@@ -180,6 +181,7 @@ pipeline_variance = Table(
     Column("variance", Float),
     Column("within_tolerance", Boolean),
     Column("status", String(32), nullable=False),
+    Column("p_value", Float),
 )
 
 signal_class_performance = Table(

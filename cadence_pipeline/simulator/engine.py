@@ -157,22 +157,26 @@ class _Timeline:
     last_week: str
     last_complete_week: str
     weeks: list[str]
+    lead_in: list[str]
 
     @classmethod
-    def build(cls, as_of: datetime, weeks: int) -> _Timeline:
+    def build(cls, as_of: datetime, weeks: int, lead_in_weeks: int = 0) -> _Timeline:
         last_week = week_key(as_of - timedelta(microseconds=1))
         _, last_end = week_bounds(last_week)
         last_complete = last_week if as_of >= last_end else shift_week(last_week, -1)
         first_week = shift_week(last_week, -(weeks - 1))
         keys = [shift_week(first_week, offset) for offset in range(weeks)]
-        return cls(as_of, first_week, last_week, last_complete, keys)
+        lead_in = [shift_week(first_week, -offset) for offset in range(lead_in_weeks, 0, -1)]
+        return cls(as_of, first_week, last_week, last_complete, keys, lead_in)
 
     def monday(self, weeks_before_last_complete: int) -> datetime:
         start, _ = week_bounds(shift_week(self.last_complete_week, -weeks_before_last_complete))
         return start
 
     def contains(self, moment: datetime) -> bool:
-        return week_bounds(self.first_week)[0] <= moment < self.as_of
+        """True for instants from the first lead-in week up to the as-of instant."""
+        first = self.lead_in[0] if self.lead_in else self.first_week
+        return week_bounds(first)[0] <= moment < self.as_of
 
 
 @dataclass
@@ -253,7 +257,7 @@ class _Generator:
             for kind, weight in source.failure_mix.items()
             if source.motion == "b2b" or kind not in B2B_ONLY_KINDS
         }
-        for week in self.timeline.weeks:
+        for week in self.timeline.lead_in + self.timeline.weeks:
             n = self._weekly_count(source.weekly_leads, week)
             moments = self._timestamps(week, source.motion, n)
             classes = self._classes_for(source, week, moments)
@@ -624,7 +628,7 @@ def generate(
     as_of = as_of.astimezone(UTC)
     if weeks < 1:
         raise ValueError(f"weeks must be at least 1, got {weeks}")
-    timeline = _Timeline.build(as_of, weeks)
+    timeline = _Timeline.build(as_of, weeks, spec.lead_in_weeks)
     generator = _Generator(spec, timeline, seed)
 
     drafts: list[_Draft] = []

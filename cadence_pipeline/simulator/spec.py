@@ -144,7 +144,7 @@ class CohortLaunchSpec:
     signal_class: str = "paid_social_lookalike"
     host_source: str = "paid_social_meta"
     weeks_before_last_complete: int = 1
-    weekly_signals: int = 110
+    weekly_signals: int = 400
     relative_rate: float = 0.68
 
 
@@ -185,6 +185,9 @@ class EngineSpec:
     signal_classes: Mapping[str, SignalClassSpec]
     stages: StageSpec = field(default_factory=StageSpec)
     reviewed_weeks: int = 12
+    # Weeks of leads generated before the first week of the span, so that wins and SAL
+    # decisions in the first weeks come from a pipeline already in steady state.
+    lead_in_weeks: int = 8
     accounts: int = 400
     # Weekly volume = weekly_leads x seasonality x (1 + volume_noise x U(-1, 1)).
     volume_noise: float = 0.03
@@ -316,7 +319,7 @@ def default_spec() -> EngineSpec:
             "paid_social_meta",
             "paid_social",
             "b2c",
-            200,
+            450,
             0.91,
             {"social_engagement": 0.6, "retargeting_click": 0.4},
             owner="b2c_lead",
