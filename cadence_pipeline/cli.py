@@ -106,18 +106,12 @@ def _write_fixtures(
 
     from cadence_pipeline.datasets import convert
 
-    if not data.is_dir():
-        raise DemoError(f"--data {data}: no such folder; pass the folder holding the data set")
     summary = convert(data, fixtures, timezone=timezone, as_of=as_of)
-    last = summary.last_record
-    if as_of is None:
-        # The data's "now" is the end of the day holding its last record.
-        as_of = datetime.combine(last.date() + timedelta(days=1), dtime(0), tzinfo=UTC)
-    span = span_for(last, weeks, as_of, timezone)
-    label = f"{summary.kind} data set at {data}"
-    if summary.rejected:
+    span = summary.span(weeks, timezone)
+    label = f"{summary.kind} data set at {data}, {summary.leads_written} leads"
+    if summary.rejected_rows:
         console.print(
-            f"  {summary.rejected} rows could not be converted; see "
+            f"  {summary.rejected_rows} rows or values were not used; reasons in "
             f"{fixtures / 'rejected_rows.csv'}"
         )
     return RunState(mode="demo", data=f"{summary.kind}:{data.resolve()}", span=span), label

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from dagster import AssetExecutionContext, WeeklyPartitionsDefinition
+from dagster import WeeklyPartitionsDefinition
 
 from cadence_pipeline.governance.escalations import Finding
-from cadence_pipeline.governance.weeks import shift_week, week_bounds, week_start
+from cadence_pipeline.governance.weeks import shift_week, week_start
 from cadence_pipeline.settings import RunState
 
 # Weeks before the first reviewed week that the trailing averages need.
@@ -44,25 +44,18 @@ def weekly_partitions(
 
 @dataclass(frozen=True)
 class WeekWindow:
+    """The week a run computes: its UTC bounds, the run's as-of instant and completeness."""
+
     week: str
     start: datetime
     end: datetime
     as_of: datetime
-
-    @property
-    def partial(self) -> bool:
-        """True when the run's as-of instant falls before the end of the week."""
-        return self.as_of < self.end
+    partial: bool
 
     @property
     def observed_at(self) -> datetime:
+        """The instant the week is judged at: its end, or the as-of while it is in progress."""
         return min(self.as_of, self.end)
-
-
-def week_window(context: AssetExecutionContext, timezone: str, as_of: datetime) -> WeekWindow:
-    week = context.partition_key
-    start, end = week_bounds(week, timezone)
-    return WeekWindow(week=week, start=start, end=end, as_of=as_of)
 
 
 def finding_rows(findings: Iterable[Finding]) -> list[dict[str, Any]]:

@@ -16,20 +16,13 @@ from dagster import (
     asset,
 )
 
-from cadence_pipeline.assets.common import week_window
 from cadence_pipeline.governance.digest import build_weekly_digest
-from cadence_pipeline.governance.weeks import shift_week, week_key
 from cadence_pipeline.resources.cadence import CadenceResource
 
 
 class DigestConfig(Config):
     force: bool = False
     """Post again even when this period's digest was already posted to the channel."""
-
-
-def latest_complete_week(as_of: datetime, timezone: str) -> str:
-    """Return the last week that ended at or before `as_of`."""
-    return shift_week(week_key(as_of, timezone), -1)
 
 
 def build_digest_assets(
@@ -48,7 +41,7 @@ def build_digest_assets(
         context: AssetExecutionContext, config: DigestConfig, cadence: CadenceResource
     ) -> MaterializeResult:
         governance = cadence.governance
-        window = week_window(context, governance.timezone, cadence.as_of())
+        window = cadence.week_window(context.partition_key)
         if window.partial:
             context.log.info(
                 "week %s is not complete as of %s: no digest", window.week, window.as_of.isoformat()
@@ -74,7 +67,7 @@ def build_digest_assets(
         channel = governance.slack.channel
         content_hash = digest.content_hash()
 
-        latest = latest_complete_week(window.as_of, governance.timezone)
+        latest = cadence.latest_complete_week()
         previous = [
             row
             for row in warehouse.rows("digests", cadence="weekly", period=week, channel=channel)

@@ -12,7 +12,7 @@ from dagster import (
     asset,
 )
 
-from cadence_pipeline.assets.common import markdown_table, week_window
+from cadence_pipeline.assets.common import markdown_table
 from cadence_pipeline.governance.escalations import Finding, assign
 from cadence_pipeline.governance.weeks import shift_week
 from cadence_pipeline.resources.cadence import CadenceResource
@@ -37,7 +37,7 @@ def build_escalation_assets(partitions: PartitionsDefinition, upstream: list) ->
         ),
     )
     def escalations(context: AssetExecutionContext, cadence: CadenceResource) -> MaterializeResult:
-        window = week_window(context, cadence.governance.timezone, cadence.as_of())
+        window = cadence.week_window(context.partition_key)
         week = window.week
         warehouse = cadence.warehouse
         if window.partial:

@@ -13,7 +13,7 @@ from dagster import (
     asset,
 )
 
-from cadence_pipeline.assets.common import finding_rows, markdown_table, week_window
+from cadence_pipeline.assets.common import finding_rows, markdown_table
 from cadence_pipeline.governance.findings import handoff_findings
 from cadence_pipeline.governance.handoffs import (
     STAGE_OF_EVENT,
@@ -46,7 +46,7 @@ def build_handoff_assets(partitions: PartitionsDefinition, leads_asset) -> list:
         context: AssetExecutionContext, cadence: CadenceResource
     ) -> MaterializeResult:
         config = cadence.governance
-        window = week_window(context, config.timezone, cadence.as_of())
+        window = cadence.week_window(context.partition_key)
         warehouse = cadence.warehouse
         first_seen: dict = {}
         for row in warehouse.rows("lead_events", before=window.week):

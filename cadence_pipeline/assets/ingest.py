@@ -21,7 +21,6 @@ from dagster import (
     asset,
 )
 
-from cadence_pipeline.assets.common import week_window
 from cadence_pipeline.governance.normalise import email_key
 from cadence_pipeline.governance.records import STAGES, Lead, lead_from_json, lead_to_json
 from cadence_pipeline.governance.weeks import week_key
@@ -115,7 +114,7 @@ def build_ingest_assets(partitions: PartitionsDefinition) -> list:
         context: AssetExecutionContext, cadence: CadenceResource
     ) -> MaterializeResult:
         config = cadence.governance
-        window = week_window(context, config.timezone, cadence.as_of())
+        window = cadence.week_window(context.partition_key)
         results: dict[str, FetchResult] = {}
         for connector in cadence.connectors():
             context.log.info("pulling %s for %s", connector.crm, window.week)

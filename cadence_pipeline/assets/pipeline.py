@@ -11,7 +11,7 @@ from dagster import (
     asset,
 )
 
-from cadence_pipeline.assets.common import finding_rows, markdown_table, next_week, week_window
+from cadence_pipeline.assets.common import finding_rows, markdown_table, next_week
 from cadence_pipeline.governance.findings import pipeline_findings
 from cadence_pipeline.governance.pipeline import (
     BREACH,
@@ -58,7 +58,7 @@ def build_pipeline_assets(partitions: PartitionsDefinition, leads_asset) -> list
         context: AssetExecutionContext, cadence: CadenceResource
     ) -> MaterializeResult:
         config = cadence.governance
-        window = week_window(context, config.timezone, cadence.as_of())
+        window = cadence.week_window(context.partition_key)
         warehouse = cadence.warehouse
         motions = sorted(
             {row["motion"] for row in warehouse.rows("leads", before=next_week(window.week))}

@@ -13,7 +13,7 @@ from dagster import (
     asset,
 )
 
-from cadence_pipeline.assets.common import finding_rows, markdown_table, next_week, week_window
+from cadence_pipeline.assets.common import finding_rows, markdown_table, next_week
 from cadence_pipeline.governance.findings import signal_findings
 from cadence_pipeline.governance.signals import (
     BELOW_MODEL,
@@ -58,7 +58,7 @@ def build_signal_assets(partitions: PartitionsDefinition, leads_asset) -> list:
     ) -> MaterializeResult:
         config = cadence.governance
         rules = config.signals
-        window = week_window(context, config.timezone, cadence.as_of())
+        window = cadence.week_window(context.partition_key)
         warehouse = cadence.warehouse
         # Observe each week's signals when their window has closed, or at the run's as-of.
         observed_at = min(window.as_of, window.end + timedelta(days=rules.window_days))

@@ -68,7 +68,7 @@ def convert(
 ) -> ConversionSummary:
     """Convert the data set at `path` to fixtures under `fixtures_dir` and return a summary.
 
-    Date-only values are midnight in `timezone`. `as_of` defaults to the end of the day of
+    Date-only values are midnight in `timezone`. `as_of` defaults to the end of the ISO week of
     the data's last record (X Education: a fixed instant, since its dates are synthetic).
     Stage dates at or after `as_of` are left off and listed in `rejected_rows.csv`.
     """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,8 +32,14 @@ class ConversionSummary:
     notes: tuple[str, ...] = ()
 
     def span(self, weeks: int, timezone: str = "UTC") -> WeekSpan:
-        """Return the `weeks` weeks ending with the week of the data's last record."""
-        return span_for(self.last_record, weeks, self.as_of, timezone)
+        """Return the `weeks` weeks ending with the week of the data's last record.
+
+        The last week is partial when the run's as-of falls inside it or the data stops
+        before its Sunday.
+        """
+        span = span_for(self.last_record, weeks, self.as_of, timezone)
+        partial = span.partial_last_week or data_ends_before_week_end(self.last_record, timezone)
+        return replace(span, partial_last_week=partial)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -103,10 +109,19 @@ def local_midnight(day: date, timezone: str) -> datetime:
     return datetime.combine(day, time(0), tzinfo=ZoneInfo(timezone)).astimezone(UTC)
 
 
-def end_of_day(moment: datetime, timezone: str) -> datetime:
-    """Return midnight after the calendar day (in `timezone`) holding `moment`, in UTC."""
+def end_of_week(moment: datetime, timezone: str) -> datetime:
+    """Return Monday 00:00 after the ISO week (in `timezone`) holding `moment`, in UTC.
+
+    A data set's "now" is the end of the week of its last record: every event of that week
+    is kept, and the week is still marked partial when the data stops before its Sunday.
+    """
     day = moment.astimezone(ZoneInfo(timezone)).date()
-    return local_midnight(day + timedelta(days=1), timezone)
+    return local_midnight(day + timedelta(days=7 - day.weekday()), timezone)
+
+
+def data_ends_before_week_end(last_record: datetime, timezone: str) -> bool:
+    """True when the last record falls before the Sunday of its week: a partial week."""
+    return last_record.astimezone(ZoneInfo(timezone)).date().weekday() < 6
 
 
 def latest_instant(leads: Sequence[Lead]) -> datetime:

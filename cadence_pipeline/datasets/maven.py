@@ -18,7 +18,7 @@ from pathlib import Path
 from cadence_pipeline.datasets.common import (
     DatasetError,
     Rejections,
-    end_of_day,
+    end_of_week,
     find_file,
     latest_instant,
     local_midnight,
@@ -94,7 +94,7 @@ def convert_maven(
         raise DatasetError(f"{path}: no usable opportunity rows; see rejected_rows.csv")
     values = list(leads.values())
     last_record = latest_instant(values)
-    as_of = as_of or end_of_day(last_record, timezone)
+    as_of = as_of or end_of_week(last_record, timezone)
     for lead in values:
         if lead.won_at is not None and lead.won_at >= as_of:
             rejections.add(

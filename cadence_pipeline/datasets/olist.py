@@ -16,7 +16,7 @@ from pathlib import Path
 from cadence_pipeline.datasets.common import (
     DatasetError,
     Rejections,
-    end_of_day,
+    end_of_week,
     find_file,
     local_midnight,
     parse_day,
@@ -108,7 +108,7 @@ def convert_olist(
     # The span ends with the MQL file's last record: the MQLs define the reviewed period,
     # and wins after it belong to no reviewed week.
     last_record = max(lead.created_at for lead in leads.values())
-    as_of = as_of or end_of_day(last_record, timezone)
+    as_of = as_of or end_of_week(last_record, timezone)
     notes = [
         f"{len(leads)} MQLs from {mql_path.name}; contact fields are absent, so validation "
         "rules are not applicable",

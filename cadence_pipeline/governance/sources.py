@@ -198,6 +198,8 @@ def source_timeline(
             continue
 
         if phase == "gate":
+            if not this_week:
+                continue
             gate = onboarding_gate(
                 history, info.first_seen_at, gate_threshold, config, known_until=end
             )

@@ -8,7 +8,9 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
+from cadence_pipeline.assets.common import WeekWindow
 from cadence_pipeline.governance.config import GovernanceConfig
+from cadence_pipeline.governance.weeks import shift_week, week_bounds, week_key
 from cadence_pipeline.resources.connector import LeadConnector
 from cadence_pipeline.resources.slack import DigestPoster
 from cadence_pipeline.resources.warehouse import Warehouse
@@ -60,6 +62,27 @@ class CadenceResource(ConfigurableResource):
         if state is not None:
             return state.span.as_of
         return datetime.now(UTC)
+
+    def week_window(self, week: str) -> WeekWindow:
+        """Return the bounds of `week` and whether it is partial for this run.
+
+        A week is partial while the as-of instant falls inside it, and the last week of a
+        stored demo span is partial when its data stopped before the week's end.
+        """
+        start, end = week_bounds(week, self.governance.timezone)
+        as_of = self.as_of()
+        state = load_run_state(self.settings)
+        partial = as_of < end or (
+            state is not None and state.span.partial_last_week and week == state.span.last_week
+        )
+        return WeekWindow(week=week, start=start, end=end, as_of=as_of, partial=partial)
+
+    def latest_complete_week(self) -> str:
+        """Return the week whose digest is posted: the last complete week as of this run."""
+        state = load_run_state(self.settings)
+        if state is not None:
+            return state.span.last_complete_week
+        return shift_week(week_key(self.as_of(), self.governance.timezone), -1)
 
     def connectors(self) -> list[LeadConnector]:
         """Build the lead connectors: emulators in demo mode, live APIs otherwise."""
