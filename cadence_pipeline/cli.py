@@ -30,7 +30,7 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Run the governance cadence of a marketing demand engine on Dagster.",
 )
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)
 
 DEFAULT_WEEKS = 16  # four warm-up weeks for the trailing averages plus twelve reviewed weeks
 
