@@ -7,8 +7,7 @@ import os
 import shutil
 import sys
 import time
-from datetime import UTC, datetime, timedelta
-from datetime import time as dtime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 

@@ -49,7 +49,10 @@ def build_handoff_assets(partitions: PartitionsDefinition, leads_asset) -> list:
         window = cadence.week_window(context.partition_key)
         warehouse = cadence.warehouse
         first_seen: dict = {}
-        for row in warehouse.rows("lead_events", before=window.week):
+        earlier = warehouse.rows(
+            "lead_events", before=window.week, columns=["stage", "rejection_code", "at"]
+        )
+        for row in earlier:
             if row["stage"] in STAGE_OF_EVENT:
                 code = normalise_code(row["rejection_code"])
                 if code not in first_seen or row["at"] < first_seen[code]:

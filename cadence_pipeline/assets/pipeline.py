@@ -29,7 +29,9 @@ from cadence_pipeline.resources.warehouse import Warehouse
 def measures_for(
     warehouse: Warehouse, week: str, motions: list[str]
 ) -> dict[tuple[str, str], Measure]:
-    leads = [LeadRow(row["motion"]) for row in warehouse.rows("leads", weeks=[week])]
+    leads = [
+        LeadRow(row["motion"]) for row in warehouse.rows("leads", weeks=[week], columns=["motion"])
+    ]
     events = [
         EventRow(row["motion"], row["stage"], row["at"], row["mql_at"], row["sal_at"])
         for row in warehouse.rows("lead_events", weeks=[week])
@@ -60,9 +62,7 @@ def build_pipeline_assets(partitions: PartitionsDefinition, leads_asset) -> list
         config = cadence.governance
         window = cadence.week_window(context.partition_key)
         warehouse = cadence.warehouse
-        motions = sorted(
-            {row["motion"] for row in warehouse.rows("leads", before=next_week(window.week))}
-        )
+        motions = warehouse.distinct("leads", "motion", before=next_week(window.week))
         extracted = set(warehouse.weeks_present("ingest_runs"))
         trailing_weeks = [
             shift_week(window.week, -offset)

@@ -72,7 +72,10 @@ def build_signal_assets(partitions: PartitionsDefinition, leads_asset) -> list:
         ]
         dormant = find_dormant(history, window.observed_at, rules)
         first_weeks: dict[str, str] = {}
-        for row in warehouse.rows("signals", before=next_week(window.week)):
+        class_weeks = warehouse.rows(
+            "signals", before=next_week(window.week), columns=["signal_class", "week"]
+        )
+        for row in class_weeks:
             first = first_weeks.get(row["signal_class"])
             if first is None or row["week"] < first:
                 first_weeks[row["signal_class"]] = row["week"]

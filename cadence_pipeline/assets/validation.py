@@ -42,7 +42,8 @@ def build_registry(
     extracted = [w for w in warehouse.weeks_present("ingest_runs") if w <= week]
     history_start = extracted[0] if extracted else None
     first_seen: dict[str, tuple] = {}
-    for row in warehouse.rows("leads", before=next_week(week)):
+    columns = ["source", "created_at", "week", "motion", "source_type", "source_owner"]
+    for row in warehouse.rows("leads", before=next_week(week), columns=columns):
         current = first_seen.get(row["source"])
         if current is None or row["created_at"] < current[0]:
             first_seen[row["source"]] = (
@@ -92,9 +93,10 @@ def build_validation_assets(partitions: PartitionsDefinition, leads_asset) -> li
             if row["created_week"] == week
         ]
         known: dict[str, str] = {}
-        for row in sorted(
-            warehouse.rows("leads", before=week), key=lambda r: (r["created_at"], r["lead_id"])
-        ):
+        earlier = warehouse.rows(
+            "leads", before=week, columns=["lead_id", "created_at", "email_key"]
+        )
+        for row in sorted(earlier, key=lambda r: (r["created_at"], r["lead_id"])):
             if row["email_key"]:
                 known.setdefault(row["email_key"], row["lead_id"])
         results = validate_batch(batch, config, known)
@@ -161,10 +163,13 @@ def build_validation_assets(partitions: PartitionsDefinition, leads_asset) -> li
         rule_version = effective_rule_version(config)
         outcomes = {
             row["lead_id"]: row["passed"]
-            for row in warehouse.rows("lead_validation", before=next_week(week))
+            for row in warehouse.rows(
+                "lead_validation", before=next_week(week), columns=["lead_id", "passed"]
+            )
         }
         history: dict[str, list[Judged]] = defaultdict(list)
-        for row in warehouse.rows("leads", before=next_week(week)):
+        columns = ["lead_id", "source", "created_at"]
+        for row in warehouse.rows("leads", before=next_week(week), columns=columns):
             history[row["source"]].append(Judged(row["created_at"], outcomes.get(row["lead_id"])))
 
         statuses = []

@@ -273,13 +273,11 @@ source_registry = Table(
 TABLES: dict[str, Table] = {table.name: table for table in metadata.sorted_tables}
 
 
-def _utc(value: Any) -> Any:
-    """Return datetimes as aware UTC; SQLite hands back naive values that were stored as UTC."""
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if isinstance(value, pd.Timestamp):
-        return _utc(value.to_pydatetime())
-    return value
+def _utc(value: datetime | None) -> datetime | None:
+    """Return a datetime as aware UTC; SQLite hands back naive values that were stored as UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Warehouse:
@@ -328,16 +326,19 @@ class Warehouse:
         *,
         since: str | None = None,
         before: str | None = None,
+        columns: Sequence[str] | None = None,
         **equals: Any,
     ) -> list[dict[str, Any]]:
-        """Return rows of a table as dicts.
+        """Return rows of a table as dicts, with datetimes as aware UTC values.
 
         Filters: `weeks` (a list of week keys), `since` (weeks on or after), `before`
-        (weeks strictly before) and column equality for any other keyword.
+        (weeks strictly before) and column equality for any other keyword. `columns`
+        limits the columns read, which matters for reads over many weeks.
         """
         self.ensure_schema()
         table = TABLES[table_name]
-        query = select(table)
+        selected = [table.c[name] for name in columns] if columns else list(table.c)
+        query = select(*selected)
         if weeks is not None:
             query = query.where(table.c.week.in_(list(weeks)))
         if since is not None:
@@ -346,16 +347,32 @@ class Warehouse:
             query = query.where(table.c.week < before)
         for column, value in equals.items():
             query = query.where(table.c[column] == value)
+        names = [column.name for column in selected]
+        instants = [column.name for column in selected if isinstance(column.type, DateTime)]
         with self.engine.connect() as connection:
-            result = connection.execute(query)
-            return [{key: _utc(value) for key, value in row._mapping.items()} for row in result]
+            records = [dict(zip(names, row, strict=True)) for row in connection.execute(query)]
+        for record in records:
+            for name in instants:
+                record[name] = _utc(record[name])
+        return records
+
+    def distinct(self, table_name: str, column: str, *, before: str | None = None) -> list[Any]:
+        """Return the distinct values of one column, optionally over weeks before `before`."""
+        self.ensure_schema()
+        table = TABLES[table_name]
+        query = select(table.c[column]).distinct()
+        if before is not None:
+            query = query.where(table.c.week < before)
+        with self.engine.connect() as connection:
+            return sorted(row[0] for row in connection.execute(query) if row[0] is not None)
 
     def frame(
         self, table_name: str, weeks: Sequence[str] | None = None, **filters: Any
     ) -> pd.DataFrame:
         """Return the same rows as `rows`, as a DataFrame with the table's columns."""
         records = self.rows(table_name, weeks=weeks, **filters)
-        return pd.DataFrame.from_records(records, columns=list(TABLES[table_name].c.keys()))
+        columns = filters.get("columns") or list(TABLES[table_name].c.keys())
+        return pd.DataFrame.from_records(records, columns=columns)
 
     def weeks_present(self, table_name: str) -> list[str]:
         self.ensure_schema()
