@@ -457,3 +457,90 @@ def test_ensure_emulators_is_a_singleton(tmp_path):
         )
     finally:
         stop_process_emulators()
+
+
+# Salesforce Bulk API 2.0 and login.
+
+JOBS_PATH = "/services/data/v59.0/jobs/query"
+
+
+@pytest.mark.timeout(30)
+def test_salesforce_bulk_job_pages(emulators):
+    created = requests.post(
+        emulators.salesforce_url + JOBS_PATH,
+        json={"operation": "query", "query": "SELECT Id, IsDeleted, CreatedDate FROM Lead"},
+        headers=AUTH,
+        timeout=5,
+    )
+    assert created.status_code == 200
+    job_id = created.json()["id"]
+    info = requests.get(f"{emulators.salesforce_url}{JOBS_PATH}/{job_id}", headers=AUTH, timeout=5)
+    assert info.json()["state"] == "JobComplete"
+    assert info.json()["numberRecordsProcessed"] == 29
+    pages, locator = [], None
+    while locator != "null":
+        params = {"maxRecords": 12, **({"locator": locator} if locator else {})}
+        page = requests.get(
+            f"{emulators.salesforce_url}{JOBS_PATH}/{job_id}/results",
+            params=params,
+            headers=AUTH,
+            timeout=5,
+        )
+        locator = page.headers["Sforce-Locator"]
+        pages.append(page)
+    assert [int(page.headers["Sforce-NumberOfRecords"]) for page in pages] == [12, 12, 5]
+    first = pages[0].text.splitlines()
+    assert first[0] == '"Id","IsDeleted","CreatedDate"'
+    assert first[1] == '"00Q000000000000000","false","2026-11-01T09:15:00.000Z"'
+
+
+@pytest.mark.timeout(30)
+def test_salesforce_bulk_query_all_and_errors(emulators):
+    body = {"operation": "queryAll", "query": "SELECT Id FROM Lead WHERE IsDeleted = true"}
+    job = requests.post(emulators.salesforce_url + JOBS_PATH, json=body, headers=AUTH, timeout=5)
+    job_id = job.json()["id"]
+    info = requests.get(f"{emulators.salesforce_url}{JOBS_PATH}/{job_id}", headers=AUTH, timeout=5)
+    assert info.json()["numberRecordsProcessed"] == 1
+    bad = requests.post(
+        emulators.salesforce_url + JOBS_PATH,
+        json={"operation": "query", "query": "SELECT COUNT() FROM Lead"},
+        headers=AUTH,
+        timeout=5,
+    )
+    assert bad.status_code == 400
+    assert bad.json()[0]["errorCode"] == "MALFORMED_QUERY"
+    missing = requests.get(
+        f"{emulators.salesforce_url}{JOBS_PATH}/750nothing", headers=AUTH, timeout=5
+    )
+    assert missing.status_code == 404
+
+
+@pytest.mark.timeout(30)
+def test_salesforce_soap_login(emulators):
+    from simple_salesforce.exceptions import SalesforceAuthenticationFailed
+    from simple_salesforce.login import SalesforceLogin
+
+    from cadence_pipeline.emulators.salesforce import EMULATOR_PASSWORD, EMULATOR_USERNAME
+
+    session_id, instance = SalesforceLogin(
+        username=EMULATOR_USERNAME,
+        password=EMULATOR_PASSWORD,
+        security_token="",
+        scratch_url=emulators.salesforce_url,
+    )
+    assert instance == emulators.salesforce_url.removeprefix("http://")
+    ok = soql(emulators, "SELECT Id FROM Lead", headers={"Authorization": f"Bearer {session_id}"})
+    assert ok.status_code == 200
+    emulators.salesforce.expire_sessions()
+    expired = soql(
+        emulators, "SELECT Id FROM Lead", headers={"Authorization": f"Bearer {session_id}"}
+    )
+    assert expired.status_code == 401
+    with pytest.raises(SalesforceAuthenticationFailed) as caught:
+        SalesforceLogin(
+            username=EMULATOR_USERNAME,
+            password="wrong",
+            security_token="",
+            scratch_url=emulators.salesforce_url,
+        )
+    assert caught.value.code == "INVALID_LOGIN"

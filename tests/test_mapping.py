@@ -199,3 +199,16 @@ def test_has_activity_half_open_window():
     assert has_activity(lead, created, datetime(2026, 11, 3, tzinfo=UTC))
     assert not has_activity(lead, datetime(2026, 11, 1, tzinfo=UTC), created)
     assert has_activity(lead, datetime(2026, 11, 4, tzinfo=UTC), datetime(2026, 11, 5, tzinfo=UTC))
+
+
+def test_lead_json_keeps_signals():
+    from cadence_pipeline.governance.records import lead_from_json, lead_to_json
+
+    lead = to_lead(salesforce_record())
+    lead.signals = [
+        ("Webinar", datetime(2026, 11, 3, 10, tzinfo=UTC)),
+        ("Content Syndication", datetime(2026, 11, 5, 10, tzinfo=UTC)),
+    ]
+    restored = lead_from_json(lead_to_json(lead))
+    assert restored.signals == lead.signals
+    assert restored == lead

@@ -37,11 +37,15 @@ logger = logging.getLogger(__name__)
 # Keyword limits accepted by start_emulators, and the emulator each one configures.
 LIMITS = {
     "salesforce_page_size": ("salesforce", "page_size"),
+    "salesforce_bulk_page_size": ("salesforce", "bulk_page_size"),
+    "salesforce_bulk_job_seconds": ("salesforce", "bulk_job_seconds"),
     "salesforce_daily_api_limit": ("salesforce", "daily_api_limit"),
     "hubspot_list_page_max": ("hubspot", "list_page_max"),
     "hubspot_search_page_max": ("hubspot", "search_page_max"),
     "hubspot_search_result_cap": ("hubspot", "search_result_cap"),
     "hubspot_search_rate_per_second": ("hubspot", "search_rate_per_second"),
+    "hubspot_batch_read_max": ("hubspot", "batch_read_max"),
+    "hubspot_history_batch_read_max": ("hubspot", "history_batch_read_max"),
     "latency": ("*", "latency"),
 }
 

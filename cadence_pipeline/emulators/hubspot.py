@@ -1,9 +1,17 @@
-"""HubSpot CRM v3 emulator: object list paging and search paging with the result cap.
+"""HubSpot CRM v3 emulator: list paging, search paging with the result cap, batch read.
 
 Serves `<fixtures>/hubspot/<object>.jsonl` (for example `contacts.jsonl`) at
-`GET /crm/v3/objects/<object>` and `POST /crm/v3/objects/<object>/search`. Errors use
-HubSpot's body `{status, message, correlationId, category}`. A search over the rate limit
-returns 429 with `errorType: RATE_LIMIT` and `policyName: SECONDLY`.
+`GET /crm/v3/objects/<object>`, `POST /crm/v3/objects/<object>/search` and
+`POST /crm/v3/objects/<object>/batch/read`. Errors use HubSpot's body
+`{status, message, correlationId, category}`. A search over the rate limit returns 429 with
+`errorType: RATE_LIMIT` and `policyName: SECONDLY`.
+
+Property history: a fixture record may carry `propertiesWithHistory` (property -> list of
+`{value, timestamp}`, newest first, as the API returns it); a property without one has a
+single entry, its current value at `updatedAt`. List pages with history hold at most 50
+records and batch reads with history at most 50 inputs, as in the real API. A batch read of
+an id merged into another contact (listed in its `hs_merged_object_ids`) returns the
+surviving contact.
 """
 
 from __future__ import annotations
@@ -34,6 +42,9 @@ LIST_PAGE_MAX = 100
 SEARCH_PAGE_MAX = 200
 SEARCH_RESULT_CAP = 10_000
 SEARCH_RATE_PER_SECOND = 5.0
+LIST_PAGE_MAX_WITH_HISTORY = 50
+BATCH_READ_MAX = 100
+HISTORY_BATCH_READ_MAX = 50
 MAX_FILTER_GROUPS = 5
 MAX_FILTERS_PER_GROUP = 6
 MAX_FILTERS = 18
@@ -61,7 +72,9 @@ OPERATORS = (
     "NOT_HAS_PROPERTY",
 )
 
-_OBJECT_PATH = re.compile(r"^/crm/v3/objects/(?P<object>[a-z_]+)(?P<search>/search)?/?$")
+_OBJECT_PATH = re.compile(
+    r"^/crm/v3/objects/(?P<object>[a-z_]+)(?:(?P<search>/search)|(?P<batch>/batch/read))?/?$"
+)
 
 
 def hubspot_error(status: int, message: str, category: str, **extra: Any) -> Response:
@@ -88,17 +101,22 @@ class HubSpotEmulator(Emulator):
         search_page_max: int = SEARCH_PAGE_MAX,
         search_result_cap: int = SEARCH_RESULT_CAP,
         search_rate_per_second: float | None = SEARCH_RATE_PER_SECOND,
+        batch_read_max: int = BATCH_READ_MAX,
+        history_batch_read_max: int = HISTORY_BATCH_READ_MAX,
         latency: float = 0.0,
         token: str = EMULATOR_TOKEN,
     ) -> None:
         super().__init__(latency=latency)
         self.fixtures_dir = Path(fixtures_dir) / "hubspot"
         self.list_page_max = list_page_max
+        self.batch_read_max = batch_read_max
+        self.history_batch_read_max = history_batch_read_max
         self.search_page_max = search_page_max
         self.search_result_cap = search_result_cap
         self.search_rate = RateWindow(search_rate_per_second)
         self.token = token
         self._fixtures: dict[str, JsonlFixture] = {}
+        self._sorted: dict[str, tuple[int, list[dict[str, Any]]]] = {}
 
     def _records(self, object_type: str) -> list[dict[str, Any]] | None:
         path = self.fixtures_dir / f"{object_type}.jsonl"
@@ -107,7 +125,12 @@ class HubSpotEmulator(Emulator):
                 return None
             self._fixtures[object_type] = JsonlFixture(path)
         records = self._fixtures[object_type].records()
-        return sorted(records, key=lambda record: _id_key(record.get("id")))
+        # A fixture returns the same list until its file changes, so its id keys the cache.
+        cached = self._sorted.get(object_type)
+        if cached is None or cached[0] != id(records):
+            ordered = sorted(records, key=lambda record: _id_key(record.get("id")))
+            cached = self._sorted[object_type] = (id(records), ordered)
+        return cached[1]
 
     def fault_response(self, fault: Fault, request: Request) -> Response:
         if fault.kind == "expired_session":
@@ -147,6 +170,10 @@ class HubSpotEmulator(Emulator):
                 f"Unable to infer object type from: {match.group('object')}",
                 "VALIDATION_ERROR",
             )
+        if match.group("batch"):
+            if request.method != "POST":
+                return hubspot_error(405, "batch read needs POST", "VALIDATION_ERROR")
+            return self._batch_read(records, request)
         if match.group("search"):
             if request.method != "POST":
                 return hubspot_error(405, "search needs POST", "VALIDATION_ERROR")
@@ -172,6 +199,14 @@ class HubSpotEmulator(Emulator):
                 "VALIDATION_ERROR",
             )
         properties = _split_properties(request.query.get("properties", []))
+        history = _split_properties(request.query.get("propertiesWithHistory", []))
+        if history and limit > LIST_PAGE_MAX_WITH_HISTORY:
+            return hubspot_error(
+                400,
+                f"limit must be at most {LIST_PAGE_MAX_WITH_HISTORY} when propertiesWithHistory "
+                f"is requested, got {limit}",
+                "VALIDATION_ERROR",
+            )
         archived = (request.param("archived") or "false").lower() == "true"
         selected = [record for record in records if bool(record.get("archived")) == archived]
         after = request.param("after")
@@ -180,7 +215,7 @@ class HubSpotEmulator(Emulator):
                 record for record in selected if _id_key(record.get("id")) >= _id_key(after)
             ]
         page = selected[:limit]
-        body: dict[str, Any] = {"results": [_shape(record, properties) for record in page]}
+        body: dict[str, Any] = {"results": [_shape(record, properties, history) for record in page]}
         if len(selected) > limit:
             next_after = str(selected[limit].get("id"))
             body["paging"] = {
@@ -190,6 +225,65 @@ class HubSpotEmulator(Emulator):
                 }
             }
         return Response(200, body)
+
+    # Batch read.
+    def _batch_read(self, records: list[dict[str, Any]], request: Request) -> Response:
+        try:
+            body = request.json() or {}
+        except ValueError:
+            return hubspot_error(400, "Invalid input JSON", "VALIDATION_ERROR")
+        inputs = body.get("inputs") or []
+        history = list(body.get("propertiesWithHistory") or [])
+        maximum = self.history_batch_read_max if history else self.batch_read_max
+        if len(inputs) > maximum:
+            detail = " for property histories" if history else ""
+            return hubspot_error(
+                400,
+                f"The maximum number of inputs supported in a batch request{detail} is "
+                f"{maximum}. Please reduce the number of items and try again.",
+                "VALIDATION_ERROR",
+            )
+        if body.get("idProperty"):
+            return hubspot_error(
+                400, "the emulator reads batches by object id only", "VALIDATION_ERROR"
+            )
+        by_id = {str(record.get("id")): record for record in records}
+        merged: dict[str, str] = {}
+        for record in records:
+            for old_id in _merged_ids(record):
+                merged[old_id] = str(record.get("id"))
+        results: list[dict[str, Any]] = []
+        errors: list[str] = []
+        returned: set[str] = set()
+        for item in inputs:
+            wanted = str(item.get("id") if isinstance(item, dict) else item)
+            record = by_id.get(wanted) or by_id.get(merged.get(wanted, ""))
+            if record is None or record.get("archived"):
+                errors.append(wanted)
+                continue
+            if str(record.get("id")) not in returned:
+                returned.add(str(record.get("id")))
+                results.append(_shape(record, body.get("properties") or [], history))
+        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        response: dict[str, Any] = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": now,
+            "completedAt": now,
+        }
+        if errors:
+            # NOTE: the real API returns 207 Multi-Status with an `errors` list here.
+            response["numErrors"] = len(errors)
+            response["errors"] = [
+                {
+                    "status": "error",
+                    "category": "OBJECT_NOT_FOUND",
+                    "message": "Could not get some CONTACT objects, they may be deleted or "
+                    "not exist.",
+                    "context": {"ids": errors},
+                }
+            ]
+        return Response(200, response)
 
     # Search.
     def _search(self, records: list[dict[str, Any]], request: Request) -> Response:
@@ -363,18 +457,51 @@ def _id_key(value: Any) -> tuple[int, Any]:
     return (0, int(text)) if text.isdigit() else (1, text)
 
 
-def _shape(record: Mapping[str, Any], requested: list[str]) -> dict[str, Any]:
+def _shape(
+    record: Mapping[str, Any], requested: list[str], history: list[str] | None = None
+) -> dict[str, Any]:
     names = list(requested) if requested else list(DEFAULT_PROPERTIES)
     for name in ALWAYS_RETURNED:
         if name not in names:
             names.append(name)
-    return {
+    shaped = {
         "id": str(record.get("id")),
         "properties": {name: _as_text(_property(record, name)) for name in names},
         "createdAt": record.get("createdAt"),
         "updatedAt": record.get("updatedAt") or record.get("createdAt"),
         "archived": bool(record.get("archived", False)),
     }
+    if record.get("archived") and record.get("archivedAt"):
+        shaped["archivedAt"] = record["archivedAt"]
+    if history:
+        shaped["propertiesWithHistory"] = {
+            name: _history(record, name) for name in history if _history(record, name)
+        }
+    return shaped
+
+
+def _history(record: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
+    """Return a property's history, newest first; a fixture without one gets one entry."""
+    stored = (record.get("propertiesWithHistory") or {}).get(name)
+    if stored is not None:
+        return [
+            {
+                "value": _as_text(entry.get("value")),
+                "timestamp": entry.get("timestamp"),
+                "sourceType": entry.get("sourceType", "CRM_UI"),
+            }
+            for entry in stored
+        ]
+    value = _property(record, name)
+    if value in (None, ""):
+        return []
+    timestamp = record.get("updatedAt") or record.get("createdAt")
+    return [{"value": _as_text(value), "timestamp": timestamp, "sourceType": "CRM_UI"}]
+
+
+def _merged_ids(record: Mapping[str, Any]) -> list[str]:
+    value = _property(record, "hs_merged_object_ids")
+    return [part for part in str(value or "").split(";") if part.strip()]
 
 
 def _as_text(value: Any) -> str | None:

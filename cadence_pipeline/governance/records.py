@@ -58,6 +58,9 @@ class Lead:
     won_at: datetime | None = None
     definition_version: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Every signal of the lead as (signal class, instant), oldest first. `signal_class` and
+    # `signal_at` hold the first one; a CRM with campaign memberships may report several.
+    signals: list[tuple[str, datetime]] = field(default_factory=list)
 
     def stage_time(self, stage: str) -> datetime | None:
         """Return when the lead reached `stage` (one of STAGES), or None."""
@@ -124,6 +127,7 @@ def lead_to_json(lead: Lead) -> str:
     for name in _INSTANT_FIELDS:
         if data[name] is not None:
             data[name] = data[name].isoformat()
+    data["signals"] = [[signal_class, at.isoformat()] for signal_class, at in lead.signals]
     return json.dumps(data, sort_keys=True, default=str)
 
 
@@ -133,4 +137,7 @@ def lead_from_json(text: str) -> Lead:
     for name in _INSTANT_FIELDS:
         if data.get(name) is not None:
             data[name] = datetime.fromisoformat(data[name])
+    data["signals"] = [
+        (signal_class, datetime.fromisoformat(at)) for signal_class, at in data.get("signals", [])
+    ]
     return Lead(**data)
