@@ -25,7 +25,7 @@ def weekly_partitions(
 
     With a run state (set by `cadence demo`), the partitions are exactly the span that run
     filled, the partial last week included. Without one, they start `DEFAULT_HISTORY_WEEKS`
-    weeks back and end with the last complete week, which the weekly schedule targets.
+    weeks back and end with the week in progress, which the onboarding check runs.
     """
     if state is not None:
         end = shift_week(state.span.last_week, 1)
@@ -39,7 +39,9 @@ def weekly_partitions(
         )
     today = today or date.today()
     first = week_start(today - timedelta(weeks=DEFAULT_HISTORY_WEEKS))
-    return WeeklyPartitionsDefinition(start_date=first.isoformat(), day_offset=1, timezone=timezone)
+    return WeeklyPartitionsDefinition(
+        start_date=first.isoformat(), day_offset=1, timezone=timezone, end_offset=1
+    )
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,21 @@ def build_registry(
     return registry, history_start
 
 
+def source_histories(warehouse: Warehouse, week: str) -> dict[str, list[Judged]]:
+    """Return every source's judged leads from the first week of history to `week`."""
+    outcomes = {
+        row["lead_id"]: row["passed"]
+        for row in warehouse.rows(
+            "lead_validation", before=next_week(week), columns=["lead_id", "passed"]
+        )
+    }
+    history: dict[str, list[Judged]] = defaultdict(list)
+    columns = ["lead_id", "source", "created_at"]
+    for row in warehouse.rows("leads", before=next_week(week), columns=columns):
+        history[row["source"]].append(Judged(row["created_at"], outcomes.get(row["lead_id"])))
+    return history
+
+
 def build_validation_assets(partitions: PartitionsDefinition, leads_asset) -> list:
     @asset(
         partitions_def=partitions,
@@ -161,16 +176,7 @@ def build_validation_assets(partitions: PartitionsDefinition, leads_asset) -> li
         warehouse = cadence.warehouse
         registry, history_start = build_registry(warehouse, week, config)
         rule_version = effective_rule_version(config)
-        outcomes = {
-            row["lead_id"]: row["passed"]
-            for row in warehouse.rows(
-                "lead_validation", before=next_week(week), columns=["lead_id", "passed"]
-            )
-        }
-        history: dict[str, list[Judged]] = defaultdict(list)
-        columns = ["lead_id", "source", "created_at"]
-        for row in warehouse.rows("leads", before=next_week(week), columns=columns):
-            history[row["source"]].append(Judged(row["created_at"], outcomes.get(row["lead_id"])))
+        history = source_histories(warehouse, week)
 
         statuses = []
         for source, info in sorted(registry.items()):
@@ -204,18 +210,6 @@ def build_validation_assets(partitions: PartitionsDefinition, leads_asset) -> li
             finding_rows(validation_findings(statuses, registry, config)),
             block="validation",
         )
-        for info in registry.values():
-            warehouse.upsert_source(
-                {
-                    "source": info.source,
-                    "source_type": info.source_type,
-                    "motion": info.motion,
-                    "owner": info.owner,
-                    "first_seen_at": info.first_seen_at,
-                    "first_week": info.first_week,
-                    "established": info.established,
-                }
-            )
         flagged = [s for s in statuses if s.status in (PAUSED, BELOW_THRESHOLD)]
         preview = "\n".join(
             ["| source | leads | pass rate | threshold | status |", "|---|---:|---:|---:|---|"]

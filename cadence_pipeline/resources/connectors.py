@@ -23,6 +23,17 @@ from cadence_pipeline.settings import Settings
 log = logging.getLogger(__name__)
 
 
+def partner_drop_dir(
+    settings: Settings, *, demo: bool, env: Mapping[str, str] | None = None
+) -> Path:
+    """The partner CSV drop folder: the demo fixtures, or CADENCE_PARTNER_DROP_DIR."""
+    if demo:
+        return settings.fixtures_dir / "partner_files"
+    env = os.environ if env is None else env
+    configured = env.get("CADENCE_PARTNER_DROP_DIR")
+    return Path(configured) if configured else settings.home / "partner_drops"
+
+
 class NoConnectorError(RuntimeError):
     """No CRM or partner feed is configured for the run."""
 

@@ -7,6 +7,7 @@ split into as many messages as it needs, the first carrying the header.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -125,6 +126,29 @@ class DigestPoster:
             retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)],
             **kwargs,
         )
+
+    def post_alert(self, text: str) -> PostResult:
+        """Post a one-paragraph alert (a paused source, say) outside the digest."""
+        if self.target == "file":
+            assert self.outbox is not None
+            self.outbox.mkdir(parents=True, exist_ok=True)
+            with (self.outbox / "alerts.jsonl").open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"channel": self.channel, "text": text}) + "\n")
+            digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+            return PostResult("file", self.channel, f"file:{digest}", 1)
+        assert self.client is not None
+        blocks = [SectionBlock(text=MarkdownTextObject(text=text[:SECTION_LIMIT]))]
+        try:
+            response = self.client.chat_postMessage(
+                channel=self.channel, text=text[:SECTION_LIMIT], blocks=blocks
+            )
+        except SlackApiError as error:
+            code = error.response.get("error", "unknown_error")
+            raise SlackPostError(
+                f"Slack rejected an alert in {self.channel}: {code}. Check the channel name, "
+                "the bot's chat:write scope and that the bot is a member of the channel"
+            ) from error
+        return PostResult(self.target, self.channel, response["ts"], 1)
 
     def post(self, digest: Digest, max_blocks: int = 50) -> PostResult:
         messages = render_blocks(digest, max_blocks)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -27,7 +28,7 @@ from sqlalchemy import (
     delete,
     select,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 log = logging.getLogger(__name__)
 
@@ -268,6 +269,34 @@ source_registry = Table(
     Column("first_seen_at", DateTime(timezone=True), nullable=False),
     Column("first_week", String(10), nullable=False),
     Column("established", Boolean, nullable=False),
+    Column("status", String(16)),
+    Column("status_since", DateTime(timezone=True)),
+    Column("note", Text),
+    Column("updated_at", DateTime(timezone=True)),
+)
+
+source_alerts = Table(
+    "source_alerts",
+    metadata,
+    Column("source", String(128), nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+    Column("owner", String(64)),
+    Column("channel", String(128), nullable=False),
+    Column("target", String(16), nullable=False),
+    Column("posted_at", DateTime(timezone=True)),
+    Column("message_ts", String(64)),
+    Column("text", Text, nullable=False),
+)
+
+definition_register = Table(
+    "definition_register",
+    metadata,
+    Column("kind", String(64), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("first_week", String(10), nullable=False),
+    Column("owner", String(64)),
+    Column("description", Text, nullable=False),
+    Column("registered_at", DateTime(timezone=True), nullable=False),
 )
 
 TABLES: dict[str, Table] = {table.name: table for table in metadata.sorted_tables}
@@ -285,6 +314,11 @@ class Warehouse:
 
     def __init__(self, url: str, engine: Engine | None = None):
         self.url = url
+        parsed = make_url(url)
+        on_disk = parsed.database not in (None, "", ":memory:")
+        if engine is None and parsed.get_backend_name() == "sqlite" and on_disk:
+            # SQLite creates the file but not its folder (a fresh CADENCE_HOME).
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         self.engine = engine or create_engine(url, future=True, pool_pre_ping=True)
         self._schema_ready = False
 
@@ -382,7 +416,7 @@ class Warehouse:
             return [row[0] for row in result]
 
     def upsert_source(self, row: Mapping[str, Any]) -> None:
-        """Insert a source into the registry unless it is already there."""
+        """Insert a source into the registry, or update the columns given for it."""
         self.ensure_schema()
         table = source_registry
         with self.engine.begin() as connection:
@@ -391,6 +425,17 @@ class Warehouse:
             ).first()
             if existing is None:
                 connection.execute(table.insert(), [dict(row)])
+            else:
+                values = {key: value for key, value in row.items() if key != "source"}
+                connection.execute(
+                    table.update().where(table.c.source == row["source"]).values(**values)
+                )
+
+    def insert_row(self, table_name: str, row: Mapping[str, Any]) -> None:
+        """Append one row to a table that is not partitioned by week."""
+        self.ensure_schema()
+        with self.engine.begin() as connection:
+            connection.execute(TABLES[table_name].insert(), [dict(row)])
 
     def insert_digest(self, row: Mapping[str, Any]) -> None:
         self.ensure_schema()

@@ -1,24 +1,38 @@
 """The weekly review schedule: Monday morning in the configured timezone, last week's data."""
 
-from __future__ import annotations
+from datetime import timedelta
 
-from dagster import DefaultScheduleStatus, JobDefinition, build_schedule_from_partitioned_job
+from dagster import (
+    DefaultScheduleStatus,
+    RunRequest,
+    ScheduleDefinition,
+    ScheduleEvaluationContext,
+    schedule,
+)
 
-WEEKLY_HOUR = 6
+from cadence_pipeline.governance.weeks import week_key
+
+WEEKLY_CRON = "0 6 * * 1"  # Mondays at 06:00
 
 
-def weekly_review_schedule(job: JobDefinition, *, running: bool):
-    """Tick every Monday at 06:00 (partition timezone) for the week that just ended.
+def weekly_review_schedule(job_name: str, timezone: str, *, running: bool) -> ScheduleDefinition:
+    """Tick every Monday at 06:00 in `timezone` and run the week that has just ended.
 
-    The schedule inherits the weekly partitions' timezone and targets the last complete
-    partition, so the digest is in Slack before a Monday review.
+    The weekly partitions include the week in progress (the onboarding check runs it), so
+    the target is named explicitly rather than taken as the last partition.
     """
-    return build_schedule_from_partitioned_job(
-        job,
+
+    @schedule(
         name="weekly_review_schedule",
-        description="Computes last week's review and posts its digest on Monday morning.",
-        hour_of_day=WEEKLY_HOUR,
-        minute_of_hour=0,
-        day_of_week=1,
+        cron_schedule=WEEKLY_CRON,
+        job_name=job_name,
+        execution_timezone=timezone,
         default_status=DefaultScheduleStatus.RUNNING if running else DefaultScheduleStatus.STOPPED,
+        description="Computes last week's review and posts its digest on Monday morning.",
     )
+    def weekly_review(context: ScheduleEvaluationContext) -> RunRequest:
+        tick = context.scheduled_execution_time
+        week = week_key(tick - timedelta(days=7), timezone)
+        return RunRequest(run_key=f"weekly:{week}", partition_key=week)
+
+    return weekly_review
