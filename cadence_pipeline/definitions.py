@@ -39,7 +39,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     governance = settings.load_governance()
     partitions = weekly_partitions(state, governance.timezone)
 
-    raw, leads = build_ingest_assets(partitions)
+    snapshot, raw, leads = build_ingest_assets(partitions)
     lead_validation, pass_rate = build_validation_assets(partitions, leads)
     (gate,) = build_onboarding_assets(partitions, lead_validation)
     pipeline = build_pipeline_assets(partitions, leads)
@@ -48,18 +48,16 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     blocks = [lead_validation, pass_rate, *pipeline, *signals, *handoffs]
     (escalations,) = build_escalation_assets(partitions, blocks)
     (digest,) = build_digest_assets(partitions, escalations, [*blocks, gate])
-    assets = [raw, leads, *blocks, gate, escalations, digest]
+    assets = [snapshot, raw, leads, *blocks, gate, escalations, digest]
 
     weekly_job = define_asset_job(
         WEEKLY_JOB,
         selection=assets,
-        partitions_def=partitions,
         description="Every weekly asset for one ISO week, ending with the review digest.",
     )
     onboarding_job = define_asset_job(
         ONBOARDING_JOB,
-        selection=[raw, leads, lead_validation, gate],
-        partitions_def=partitions,
+        selection=[snapshot, raw, leads, lead_validation, gate],
         description="Pulls and validates a week's leads so far and runs the onboarding gate.",
     )
     live = state is None or state.mode != "demo"

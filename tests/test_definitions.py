@@ -9,6 +9,7 @@ from cadence_pipeline.resources.warehouse import Warehouse
 from cadence_pipeline.settings import RunState, load_settings, save_run_state
 
 WEEKLY_ASSETS = {
+    "crm_snapshot",
     "raw_crm_records",
     "leads",
     "lead_validation",

@@ -7,7 +7,8 @@ signal in the week it fired.
 """
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from dagster import (
@@ -21,6 +22,7 @@ from dagster import (
     asset,
 )
 
+from cadence_pipeline.assets.common import markdown_table
 from cadence_pipeline.governance.normalise import email_key
 from cadence_pipeline.governance.records import STAGES, Lead, lead_from_json, lead_to_json
 from cadence_pipeline.governance.weeks import week_key
@@ -32,6 +34,32 @@ def _markdown_counts(counts: Counter, header: str) -> str:
     lines = [f"| {header} | count |", "|---|---:|"]
     lines += [f"| {key} | {value} |" for key, value in counts.most_common()]
     return "\n".join(lines)
+
+
+SNAPSHOT_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+# Records modified in the last minutes may still be written; the sync stops short of them.
+SYNC_LAG = timedelta(minutes=2)
+
+
+def lead_signals(lead: Lead) -> list[tuple[str, datetime]]:
+    """Every signal of a lead: its campaign signals, else its creation signal."""
+    if lead.signals:
+        return list(lead.signals)
+    if lead.signal_class:
+        return [(lead.signal_class, lead.signal_at or lead.created_at)]
+    return []
+
+
+def activity_instants(lead: Lead) -> list[datetime]:
+    """Every instant at which a lead did something cadence counts: created, staged, signalled."""
+    instants = [lead.created_at]
+    instants += [at for stage in STAGES if (at := lead.stage_time(stage)) is not None]
+    instants += [at for _, at in lead_signals(lead)]
+    return instants
+
+
+def in_window(lead: Lead, start: datetime, end: datetime) -> bool:
+    return any(start <= at < end for at in activity_instants(lead))
 
 
 def lead_rows(
@@ -79,12 +107,13 @@ def lead_rows(
                 "sal_at": lead.sal_at,
             }
         )
-    signal_at = lead.signal_at or (lead.created_at if lead.signal_class else None)
-    if lead.signal_class and signal_at is not None and week_key(signal_at, timezone) == week:
+    for signal_class, signal_at in lead_signals(lead):
+        if week_key(signal_at, timezone) != week:
+            continue
         out["signals"].append(
             {
                 "lead_id": lead.lead_id,
-                "signal_class": lead.signal_class,
+                "signal_class": signal_class,
                 "motion": lead.motion,
                 "account_id": lead.account_id,
                 "signal_at": signal_at,
@@ -94,20 +123,93 @@ def lead_rows(
     return out
 
 
+def snapshot_row(lead: Lead, synced_at: datetime) -> dict[str, Any]:
+    instants = activity_instants(lead)
+    return {
+        "lead_id": lead.lead_id,
+        "record": lead_to_json(lead),
+        "first_activity_at": min(instants),
+        "last_activity_at": max(instants),
+        "is_deleted": bool(lead.extra.get("is_deleted")),
+        "synced_at": synced_at,
+    }
+
+
 def build_ingest_assets(partitions: PartitionsDefinition) -> list:
+    @asset(
+        group_name="ingest",
+        description=(
+            "The raw snapshot of every CRM lead record, kept current by incremental syncs on "
+            "the record's modification stamp (Salesforce SystemModstamp, HubSpot "
+            "lastmodifieddate) over half-open UTC windows; deleted records are flagged and "
+            "merged-away ids dropped."
+        ),
+    )
+    def crm_snapshot(context: AssetExecutionContext, cadence: CadenceResource) -> MaterializeResult:
+        warehouse = cadence.warehouse
+        end = min(cadence.as_of(), datetime.now(UTC) - SYNC_LAG)
+        summary = []
+        for connector in cadence.connectors():
+            if not hasattr(connector, "fetch_modified"):
+                continue  # partner files are read per week from their drop folder
+            start = warehouse.synced_until(connector.crm)
+            if start is not None and start >= end:
+                summary.append((connector.crm, "up to date", 0, 0, 0))
+                continue
+            if start is None and hasattr(connector, "list_contacts"):
+                # The first load pages the list endpoint: no search cap, no search pacing.
+                result = connector.list_contacts()
+                window = "full list"
+            else:
+                result = connector.fetch_modified(start or SNAPSHOT_EPOCH, end)
+                window = f"{(start or SNAPSHOT_EPOCH).isoformat()} .. {end.isoformat()}"
+            if result.rejected:
+                for error in result.rejected:
+                    context.log.warning("snapshot record rejected: %s", error)
+            now = datetime.now(UTC)
+            rows = [snapshot_row(lead, now) for lead in result.leads]
+            warehouse.apply_snapshot(connector.crm, rows, result.merged_ids, end)
+            deleted = sum(1 for row in rows if row["is_deleted"])
+            context.log.info(
+                "%s snapshot %s: %d records (%d deleted), %d merged away, %d requests",
+                connector.crm,
+                window,
+                len(rows),
+                deleted,
+                len(result.merged_ids),
+                result.requests,
+            )
+            summary.append((connector.crm, window, len(rows), deleted, result.requests))
+        return MaterializeResult(
+            metadata={
+                "synced_until": end.isoformat(),
+                "records": sum(item[2] for item in summary),
+                "syncs": MetadataValue.md(
+                    markdown_table(["crm", "window", "records", "deleted", "requests"], summary)
+                ),
+            }
+        )
+
     @asset(
         partitions_def=partitions,
         group_name="ingest",
+        deps=[crm_snapshot],
         description=(
-            "Every CRM and partner-file record with activity in the week (created, a stage "
-            "change or a signal), pulled through the connectors and stored as mapped."
+            "Every lead record with activity in the week (created, a stage change or a "
+            "signal): CRM records from the snapshot, partner-file rows from the week's files."
         ),
         check_specs=[
             AssetCheckSpec(
                 "no_rejected_records",
                 asset="raw_crm_records",
-                description="Every pulled record mapped to a lead; rejected ones are kept.",
-            )
+                description="Every record mapped to a lead; rejected ones are kept with a reason.",
+            ),
+            AssetCheckSpec(
+                "partner_file_counts_balance",
+                asset="raw_crm_records",
+                description="For every partner file, rows read = rows loaded + rows quarantined.",
+                blocking=True,
+            ),
         ],
     )
     def raw_crm_records(
@@ -115,15 +217,21 @@ def build_ingest_assets(partitions: PartitionsDefinition) -> list:
     ) -> MaterializeResult:
         config = cadence.governance
         window = cadence.week_window(context.partition_key)
+        warehouse = cadence.warehouse
         results: dict[str, FetchResult] = {}
+        for row in warehouse.snapshot_overlapping(window.start, window.end):
+            lead = lead_from_json(row["record"])
+            if in_window(lead, window.start, window.end):
+                results.setdefault(row["crm"], FetchResult()).leads.append(lead)
         for connector in cadence.connectors():
-            context.log.info("pulling %s for %s", connector.crm, window.week)
-            results[connector.crm] = connector.fetch_leads(window.start, window.end)
+            if not hasattr(connector, "fetch_modified"):
+                context.log.info("reading %s for %s", connector.crm, window.week)
+                results[connector.crm] = connector.fetch_leads(window.start, window.end)
 
-        # Write only after every pull completed, so a failed pull publishes nothing.
-        rows, rejected, runs = [], [], []
+        # Write only after every read completed, so a failed read publishes nothing.
+        rows, rejected, runs, loads = [], [], [], []
         completed = datetime.now(UTC)
-        for crm, result in results.items():
+        for crm, result in sorted(results.items()):
             for lead in result.leads:
                 rows.append(
                     {
@@ -144,7 +252,17 @@ def build_ingest_assets(partitions: PartitionsDefinition) -> list:
                         "reason": f"{error.problem}. Fix: {error.fix}",
                     }
                 )
-                context.log.warning("rejected record: %s", error)
+            loads += [
+                {
+                    "source_id": report.source_id,
+                    "file": Path(report.file).name,
+                    "rows_read": report.rows_read,
+                    "rows_loaded": report.rows_loaded,
+                    "rows_quarantined": report.rows_quarantined,
+                    "file_error": report.file_error,
+                }
+                for report in result.files
+            ]
             runs.append(
                 {
                     "crm": crm,
@@ -155,9 +273,18 @@ def build_ingest_assets(partitions: PartitionsDefinition) -> list:
                     "completed_at": completed,
                 }
             )
-        warehouse = cadence.warehouse
+        if rejected:
+            context.log.warning(
+                "week %s: %d records quarantined in rejected_records", window.week, len(rejected)
+            )
+        unbalanced = [
+            load["file"]
+            for load in loads
+            if load["rows_read"] != load["rows_loaded"] + load["rows_quarantined"]
+        ]
         warehouse.replace_week("raw_leads", window.week, rows)
         warehouse.replace_week("rejected_records", window.week, rejected)
+        warehouse.replace_week("partner_file_loads", window.week, loads)
         warehouse.replace_week("ingest_runs", window.week, runs)
         context.log.info(
             "week %s: %d records from %s, %d rejected",
@@ -170,7 +297,7 @@ def build_ingest_assets(partitions: PartitionsDefinition) -> list:
             metadata={
                 "records": len(rows),
                 "rejected": len(rejected),
-                "requests": sum(r["requests"] for r in runs),
+                "partner_files": len(loads),
                 "by_crm": MetadataValue.md(
                     _markdown_counts(Counter(r["crm"] for r in rows), "crm")
                 ),
@@ -182,7 +309,13 @@ def build_ingest_assets(partitions: PartitionsDefinition) -> list:
                     passed=not rejected,
                     severity=AssetCheckSeverity.WARN,
                     metadata={"rejected": len(rejected)},
-                )
+                ),
+                AssetCheckResult(
+                    check_name="partner_file_counts_balance",
+                    passed=not unbalanced,
+                    severity=AssetCheckSeverity.ERROR,
+                    metadata={"unbalanced_files": ", ".join(unbalanced) or "none"},
+                ),
             ],
         )
 
@@ -226,4 +359,4 @@ def build_ingest_assets(partitions: PartitionsDefinition) -> list:
             }
         )
 
-    return [raw_crm_records, leads]
+    return [crm_snapshot, raw_crm_records, leads]

@@ -50,6 +50,38 @@ raw_leads = Table(
     Column("record", Text, nullable=False),
 )
 
+snapshot_records = Table(
+    "snapshot_records",
+    metadata,
+    Column("crm", String(32), primary_key=True),
+    Column("lead_id", String(64), primary_key=True),
+    Column("record", Text, nullable=False),
+    Column("first_activity_at", DateTime(timezone=True), nullable=False),
+    Column("last_activity_at", DateTime(timezone=True), nullable=False),
+    Column("is_deleted", Boolean, nullable=False),
+    Column("synced_at", DateTime(timezone=True), nullable=False),
+)
+
+sync_state = Table(
+    "sync_state",
+    metadata,
+    Column("crm", String(32), primary_key=True),
+    Column("synced_until", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+partner_file_loads = Table(
+    "partner_file_loads",
+    metadata,
+    _week(),
+    Column("source_id", String(128), nullable=False),
+    Column("file", Text, nullable=False),
+    Column("rows_read", Integer, nullable=False),
+    Column("rows_loaded", Integer, nullable=False),
+    Column("rows_quarantined", Integer, nullable=False),
+    Column("file_error", Text),
+)
+
 rejected_records = Table(
     "rejected_records",
     metadata,
@@ -430,6 +462,56 @@ class Warehouse:
                 connection.execute(
                     table.update().where(table.c.source == row["source"]).values(**values)
                 )
+
+    def synced_until(self, crm: str) -> datetime | None:
+        """Return the end of the last completed snapshot sync of a CRM, or None."""
+        self.ensure_schema()
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(sync_state.c.synced_until).where(sync_state.c.crm == crm)
+            ).first()
+        return _utc(row[0]) if row else None
+
+    def apply_snapshot(
+        self,
+        crm: str,
+        records: Sequence[Mapping[str, Any]],
+        merged_ids: Iterable[str],
+        synced_until: datetime,
+    ) -> None:
+        """Upsert records into the snapshot, drop merged-away ids and move the cursor.
+
+        One transaction: a failed write leaves the snapshot and its cursor as they were,
+        so the next sync pulls the same window again.
+        """
+        self.ensure_schema()
+        table = snapshot_records
+        ids = [record["lead_id"] for record in records] + list(merged_ids)
+        with self.engine.begin() as connection:
+            for offset in range(0, len(ids), 500):
+                chunk = ids[offset : offset + 500]
+                connection.execute(
+                    delete(table).where((table.c.crm == crm) & table.c.lead_id.in_(chunk))
+                )
+            if records:
+                connection.execute(table.insert(), [{**record, "crm": crm} for record in records])
+            connection.execute(delete(sync_state).where(sync_state.c.crm == crm))
+            connection.execute(
+                sync_state.insert(),
+                [{"crm": crm, "synced_until": synced_until, "updated_at": datetime.now(UTC)}],
+            )
+
+    def snapshot_overlapping(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """Return live snapshot records whose activity span overlaps [start, end)."""
+        self.ensure_schema()
+        table = snapshot_records
+        query = select(table.c.crm, table.c.lead_id, table.c.record).where(
+            (table.c.is_deleted == False)  # noqa: E712 - SQL comparison, not Python
+            & (table.c.first_activity_at < end)
+            & (table.c.last_activity_at >= start)
+        )
+        with self.engine.connect() as connection:
+            return [dict(row._mapping) for row in connection.execute(query)]
 
     def insert_row(self, table_name: str, row: Mapping[str, Any]) -> None:
         """Append one row to a table that is not partitioned by week."""
