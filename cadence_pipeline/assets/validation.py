@@ -1,5 +1,6 @@
 """Weekly block 3: each lead validated at capture, and the pass rate by source."""
 
+import json
 from collections import defaultdict
 from dataclasses import asdict
 
@@ -25,7 +26,11 @@ from cadence_pipeline.governance.sources import (
     SourceInfo,
     source_timeline,
 )
-from cadence_pipeline.governance.validation import effective_rule_version, validate_batch
+from cadence_pipeline.governance.validation import (
+    effective_rule_version,
+    rule_set_description,
+    validate_batch,
+)
 from cadence_pipeline.governance.weeks import weeks_between
 from cadence_pipeline.resources.cadence import CadenceResource
 from cadence_pipeline.resources.warehouse import Warehouse
@@ -129,6 +134,24 @@ def build_validation_assets(partitions: PartitionsDefinition, leads_asset) -> li
             for r in results
         ]
         warehouse.replace_week("lead_validation", week, rows)
+        # The rule set is a definition: register the version this week's results name.
+        if results and warehouse.register_definition(
+            "validation_rules",
+            results[0].rule_version,
+            week,
+            config.validation.owner,
+            json.dumps(rule_set_description(config), sort_keys=True, default=str),
+        ):
+            context.log.info("registered validation rule set %s", results[0].rule_version)
+        versions = {
+            row["definition_version"]
+            for row in warehouse.rows("leads", weeks=[week], columns=["definition_version"])
+            if row["definition_version"]
+        }
+        for version in sorted(versions):
+            warehouse.register_definition(
+                "mql_definition", version, week, "revops_lead", "seen on MQLs of this week"
+            )
         failures: dict[str, int] = defaultdict(int)
         for r in results:
             for rule in r.failed_rules:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import socket
 import threading
 import time
@@ -238,7 +239,8 @@ class Emulator:
 
 
 def _format_seconds(seconds: float) -> str:
-    return str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"
+    """Format Retry-After as HTTP defines it: whole seconds, so fractions round up."""
+    return str(math.ceil(seconds))
 
 
 def _make_handler(emulator: Emulator) -> type[BaseHTTPRequestHandler]:

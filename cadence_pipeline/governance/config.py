@@ -246,10 +246,19 @@ def load_config(
     if overrides:
         data = deep_merge(data, overrides)
     try:
-        return GovernanceConfig.model_validate(data)
+        config = GovernanceConfig.model_validate(data)
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
             for item in error.errors()
         )
         raise ConfigError(f"{origin}: invalid governance configuration: {problems}") from error
+    # The field mappings are checked here too, so a bad mapping fails at load and not in
+    # the middle of a pull. The import is local: the mapping models import this module.
+    from cadence_pipeline.resources.mapping_config import load_connectors_config
+
+    try:
+        load_connectors_config(config.connectors)
+    except ConfigError as error:
+        raise ConfigError(f"{origin}: invalid governance configuration: {error}") from error
+    return config

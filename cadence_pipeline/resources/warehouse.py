@@ -513,6 +513,37 @@ class Warehouse:
         with self.engine.connect() as connection:
             return [dict(row._mapping) for row in connection.execute(query)]
 
+    def register_definition(
+        self, kind: str, version: str, week: str, owner: str | None, description: str
+    ) -> bool:
+        """Record a definition version the first time a week uses it; return True if new.
+
+        A version seen again in an earlier week (a backfill) moves its first week back.
+        """
+        self.ensure_schema()
+        table = definition_register
+        match = (table.c.kind == kind) & (table.c.version == version)
+        with self.engine.begin() as connection:
+            existing = connection.execute(select(table.c.first_week).where(match)).first()
+            if existing is None:
+                connection.execute(
+                    table.insert(),
+                    [
+                        {
+                            "kind": kind,
+                            "version": version,
+                            "first_week": week,
+                            "owner": owner,
+                            "description": description,
+                            "registered_at": datetime.now(UTC),
+                        }
+                    ],
+                )
+                return True
+            if week < existing[0]:
+                connection.execute(table.update().where(match).values(first_week=week))
+            return False
+
     def insert_row(self, table_name: str, row: Mapping[str, Any]) -> None:
         """Append one row to a table that is not partitioned by week."""
         self.ensure_schema()
