@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -15,6 +16,7 @@ import typer
 from rich.console import Console
 
 from cadence_pipeline.governance.weeks import span_for
+from cadence_pipeline.simulator.spec import EngineSpec
 from cadence_pipeline.settings import (
     SLACK_TARGETS,
     RunState,
@@ -88,7 +90,12 @@ def _reset_for_new_data(settings: Settings, state: RunState) -> None:
 
 
 def _write_fixtures(
-    settings: Settings, data: Path | None, weeks: int, as_of: datetime | None, seed: int
+    settings: Settings,
+    data: Path | None,
+    weeks: int,
+    as_of: datetime | None,
+    seed: int,
+    spec: EngineSpec | None = None,
 ) -> tuple[RunState, str]:
     fixtures = settings.fixtures_dir
     shutil.rmtree(fixtures, ignore_errors=True)
@@ -98,10 +105,13 @@ def _write_fixtures(
         from cadence_pipeline.simulator import generate
 
         as_of = as_of or datetime.now(UTC).replace(microsecond=0)
-        summary = generate(fixtures, as_of=as_of, weeks=weeks, seed=seed)
+        summary = generate(fixtures, as_of=as_of, weeks=weeks, seed=seed, spec=spec)
         span = span_for(summary.last_record, weeks, as_of, timezone)
         label = f"simulator (seed {seed})"
-        return RunState(mode="demo", data=f"simulator:{seed}", span=span), label
+        data_id = f"simulator:{seed}"
+        if spec is not None:
+            data_id += ":" + hashlib.sha256(repr(spec).encode()).hexdigest()[:12]
+        return RunState(mode="demo", data=data_id, span=span), label
 
     from cadence_pipeline.datasets import convert
 
@@ -164,12 +174,19 @@ def demo(
 
 
 def run_demo(
-    settings: Settings, *, weeks: int, as_of: datetime | None, data: Path | None, seed: int
+    settings: Settings,
+    *,
+    weeks: int,
+    as_of: datetime | None,
+    data: Path | None,
+    seed: int,
+    spec: EngineSpec | None = None,
 ) -> None:
+    """Write fixtures (simulated with `spec`, or converted from `data`) and run every week."""
     started = time.perf_counter()
     prepare_home(settings)
     console.print(f"cadence demo in {settings.home}")
-    state, label = _write_fixtures(settings, data, weeks, as_of, seed)
+    state, label = _write_fixtures(settings, data, weeks, as_of, seed, spec)
     _reset_for_new_data(settings, state)
     save_run_state(settings, state)
     span = state.span
