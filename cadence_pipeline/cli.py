@@ -16,7 +16,6 @@ import typer
 from rich.console import Console
 
 from cadence_pipeline.governance.weeks import span_for
-from cadence_pipeline.simulator.spec import EngineSpec
 from cadence_pipeline.settings import (
     SLACK_TARGETS,
     RunState,
@@ -25,6 +24,7 @@ from cadence_pipeline.settings import (
     load_settings,
     save_run_state,
 )
+from cadence_pipeline.simulator.spec import EngineSpec
 
 app = typer.Typer(
     add_completion=False,

@@ -75,17 +75,15 @@ def _pipeline_lines(rows: Sequence[Mapping[str, Any]]) -> list[str]:
             else:
                 text = f"{value:.0f}"
             note = ""
-            if row["status"] == "breach":
+            status = row["status"]
+            if status == "breach":
                 note = f" :warning: {_signed(row['variance'])} vs 4-wk avg"
-            elif row["status"] == "ok":
+            elif status == "ok":
                 note = f" ({_signed(row['variance'])})"
-            elif row["status"] in (
-                "low_volume",
-                "insufficient_history",
-                "partial_week",
-                "within_noise",
-            ):
-                note = f" ({row['status'].replace('_', ' ')})"
+            elif status == "within_noise":
+                note = f" ({_signed(row['variance'])}, within noise)"
+            elif status in ("low_volume", "insufficient_history", "partial_week"):
+                note = f" ({status.replace('_', ' ')})"
             parts.append(f"{metric.replace('_', ' ')} {text}{note}")
         if parts:
             lines.append(f"*{motion}*: " + "; ".join(parts))
