@@ -8,14 +8,14 @@ import os
 import shutil
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from cadence_pipeline.governance.weeks import span_for
+from cadence_pipeline.governance.weeks import shift_week, span_for, week_key, week_start
 from cadence_pipeline.settings import (
     SLACK_TARGETS,
     RunState,
@@ -196,6 +196,20 @@ def run_demo(
         f"as of {span.as_of.isoformat()}"
     )
 
+    from cadence_pipeline.resources.warehouse import Warehouse
+
+    partial_week = span.last_week if span.partial_last_week else None
+    run_weeks(settings, span.weeks, partial_week=partial_week)
+    warehouse = Warehouse(settings.warehouse_url)
+    _print_summary(settings, warehouse, span, time.perf_counter() - started)
+    warehouse.dispose()
+
+
+def run_weeks(settings: Settings, weeks: list[str], *, partial_week: str | None = None) -> None:
+    """Run the weekly job for each week in order, in process, printing one line a week.
+
+    Weeks run in order because each week's escalation register continues the one before.
+    """
     from dagster import DagsterInstance
 
     from cadence_pipeline.definitions import WEEKLY_JOB, build_definitions
@@ -203,9 +217,16 @@ def run_demo(
 
     defs = build_definitions(settings)
     job = defs.resolve_job_def(WEEKLY_JOB)
+    known = set(job.partitions_def.get_partition_keys())
+    missing = [week for week in weeks if week not in known]
+    if missing:
+        raise DemoError(
+            f"week {missing[0]} is not a weekly partition of this code location; the "
+            "partitions start at `history_start` in governance.yaml (default: 16 weeks ago)"
+        )
     warehouse = Warehouse(settings.warehouse_url)
     with DagsterInstance.get() as instance:
-        for index, week in enumerate(span.weeks, start=1):
+        for index, week in enumerate(weeks, start=1):
             week_started = time.perf_counter()
             result = job.execute_in_process(
                 partition_key=week,
@@ -224,15 +245,49 @@ def run_demo(
                     f"open the run {result.run_id} in the Dagster UI (`cadence dev`) for the "
                     "error"
                 )
-            leads = len(warehouse.rows("leads", weeks=[week]))
-            present = warehouse.rows("escalations", weeks=[week])
-            partial = " (partial)" if week == span.last_week and span.partial_last_week else ""
+            leads = len(warehouse.rows("leads", weeks=[week], columns=["lead_id"]))
+            present = warehouse.rows("escalations", weeks=[week], columns=["occurrences"])
+            new = sum(1 for row in present if row["occurrences"] == 1)
+            partial = " (partial)" if week == partial_week else ""
             console.print(
-                f"  [{index:>2}/{len(span.weeks)}] week {week}{partial}: {leads:>5} leads, "
-                f"{len(present)} escalations, {time.perf_counter() - week_started:.1f}s"
+                f"  [{index:>2}/{len(weeks)}] week {week}{partial}: {leads:>5} leads, "
+                f"{new} new and {len(present) - new} carried-over escalations, "
+                f"{time.perf_counter() - week_started:.1f}s"
             )
-    _print_summary(settings, warehouse, span, time.perf_counter() - started)
     warehouse.dispose()
+
+
+@app.command()
+def backfill(
+    weeks: Annotated[
+        int, typer.Option(min=1, max=260, help="Complete weeks to run, ending with --through.")
+    ] = 12,
+    through: Annotated[
+        str | None,
+        typer.Option(help="Last week to run (its Monday, YYYY-MM-DD); default: last week."),
+    ] = None,
+) -> None:
+    """Run the weekly review for past weeks, oldest first, in this process."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+        prepare_home(settings)
+        governance = settings.load_governance()
+        if through is None:
+            last = shift_week(week_key(datetime.now(UTC), governance.timezone), -1)
+        else:
+            try:
+                last = week_start(date.fromisoformat(through)).isoformat()
+            except ValueError as error:
+                raise typer.BadParameter(
+                    f"--through {through!r} is not a date (YYYY-MM-DD)"
+                ) from error
+        selected = [shift_week(last, -offset) for offset in range(weeks - 1, -1, -1)]
+        console.print(f"cadence backfill in {settings.home}: {selected[0]} .. {selected[-1]}")
+        run_weeks(settings, selected)
+    except (DemoError, ValueError, FileNotFoundError) as error:
+        console.print(f"[red]cadence backfill failed:[/red] {error}")
+        raise typer.Exit(code=1) from error
 
 
 def _print_summary(settings: Settings, warehouse, span, seconds: float) -> None:
@@ -242,7 +297,8 @@ def _print_summary(settings: Settings, warehouse, span, seconds: float) -> None:
     new = [row for row in escalations if row["occurrences"] == 1]
     by_drift: dict[str, int] = {}
     for row in new:
-        by_drift[row["drift_mode"] or "other"] = by_drift.get(row["drift_mode"] or "other", 0) + 1
+        mode = row["drift_mode"] or "no drift mode"
+        by_drift[mode] = by_drift.get(mode, 0) + 1
     digest_week = span.last_complete_week
     digests = warehouse.rows("digests", period=digest_week, cadence="weekly")
     console.print("")
@@ -250,7 +306,7 @@ def _print_summary(settings: Settings, warehouse, span, seconds: float) -> None:
     console.print(f"  weeks:        {len(span.weeks)} ({span.first_week} .. {span.last_week})")
     console.print(f"  leads:        {len(leads)} from {len(sources)} sources")
     drift_text = ", ".join(f"{k} {v}" for k, v in sorted(by_drift.items())) or "none"
-    console.print(f"  escalations:  {len(new)} raised ({drift_text})")
+    console.print(f"  escalations:  {len(new)} raised over the span ({drift_text})")
     if digests:
         row = digests[0]
         where = (
@@ -263,9 +319,8 @@ def _print_summary(settings: Settings, warehouse, span, seconds: float) -> None:
     else:
         console.print(f"  digest:       none for week {digest_week}")
     console.print(f"  warehouse:    {_safe_url(settings.warehouse_url)}")
-    console.print(
-        f"  Dagster UI:   DAGSTER_HOME={settings.dagster_home} dagster dev -w workspace.yaml"
-    )
+    console.print("  Dagster UI:   cadence dev (or dagster dev -w workspace.yaml with")
+    console.print(f"                DAGSTER_HOME={settings.dagster_home})")
 
 
 def _safe_url(url: str) -> str:
@@ -275,13 +330,35 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+WORKSPACE_YAML = """\
+# Written by `cadence dev`: the cadence code location, named as in the repository's
+# workspace.yaml.
+load_from:
+  - python_module:
+      module_name: cadence_pipeline.definitions
+      location_name: cadence
+"""
+
+
 @app.command()
-def dev(port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000) -> None:
-    """Open the Dagster UI on the demo's data (`dagster dev` with DAGSTER_HOME set)."""
+def dev(
+    port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000,
+    host: Annotated[str, typer.Option(help="Address the Dagster UI listens on.")] = "127.0.0.1",
+) -> None:
+    """Open the Dagster UI (and its daemon) on the data under CADENCE_HOME."""
     settings = load_settings()
     prepare_home(settings)
-    executable = shutil.which("dagster") or str(Path(sys.executable).with_name("dagster"))
-    os.execv(executable, [executable, "dev", "-m", "cadence_pipeline.definitions", "-p", str(port)])
+    workspace = settings.dagster_home / "workspace.yaml"
+    workspace.write_text(WORKSPACE_YAML, encoding="utf-8")
+    sibling = Path(sys.executable).with_name("dagster")
+    executable = str(sibling) if sibling.exists() else shutil.which("dagster")
+    if executable is None:
+        raise typer.Exit(code=1)
+    os.environ["CADENCE_HOME"] = str(settings.home)
+    os.execv(
+        executable,
+        [executable, "dev", "-w", str(workspace), "-h", host, "-p", str(port)],
+    )
 
 
 def main() -> None:

@@ -37,7 +37,9 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     settings = settings or load_settings()
     state = load_run_state(settings)
     governance = settings.load_governance()
-    partitions = weekly_partitions(state, governance.timezone)
+    partitions = weekly_partitions(
+        state, governance.timezone, history_start=governance.history_start
+    )
 
     snapshot, raw, leads = build_ingest_assets(partitions)
     lead_validation, pass_rate = build_validation_assets(partitions, leads)

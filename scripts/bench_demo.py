@@ -24,13 +24,18 @@ def run_case(label: str, args: list[str]) -> str:
     with tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "CADENCE_HOME": home, "CADENCE_SLACK_TARGET": "emulator"}
         env.pop("CADENCE_WAREHOUSE_URL", None)
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         started = time.perf_counter()
+        # A child interpreter runs the demo, so its peak memory is this case's alone.
         completed = subprocess.run(
-            [str(CADENCE), "demo", *args], env=env, capture_output=True, text=True, check=False
+            [sys.executable, __file__, "--child", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         seconds = time.perf_counter() - started
-        peak_mb = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+        peak = re.search(r"peak_rss_kb=(\d+)", completed.stdout)
+        peak_mb = int(peak.group(1)) / 1024 if peak else float("nan")
     if completed.returncode != 0:
         raise SystemExit(f"{label} failed:\n{completed.stdout}\n{completed.stderr}")
     reported = re.search(r"Done in ([0-9.]+)s", completed.stdout)
@@ -42,7 +47,18 @@ def run_case(label: str, args: list[str]) -> str:
     )
 
 
+def run_child(args: list[str]) -> None:
+    """Run one demo and print its output, then the demo process's peak RSS in kB."""
+    completed = subprocess.run([str(CADENCE), "demo", *args], capture_output=True, text=True)
+    print(completed.stdout)
+    print(completed.stderr, file=sys.stderr)
+    print(f"peak_rss_kb={resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}")
+    raise SystemExit(completed.returncode)
+
+
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        run_child(sys.argv[2:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", type=Path, default=Path("../shared/data"))
     args = parser.parse_args()

@@ -43,3 +43,16 @@ def test_invalid_governance_file_is_reported(cadence_home):
     assert result.exit_code == 1
     assert "pipeline.tolerance" in result.output
     assert "governance.yaml" in result.output
+
+
+def test_backfill_before_history_start_is_reported(cadence_home):
+    result = runner.invoke(app, ["backfill", "--weeks", "40"])
+    assert result.exit_code == 1
+    assert "is not a weekly partition" in result.output
+    assert "history_start" in result.output
+
+
+def test_backfill_rejects_bad_through_date(cadence_home):
+    result = runner.invoke(app, ["backfill", "--through", "next monday"])
+    assert result.exit_code == 2
+    assert "not a date" in result.output

@@ -19,13 +19,17 @@ DEFAULT_HISTORY_WEEKS = 16
 
 
 def weekly_partitions(
-    state: RunState | None, timezone: str, today: date | None = None
+    state: RunState | None,
+    timezone: str,
+    today: date | None = None,
+    history_start: date | None = None,
 ) -> WeeklyPartitionsDefinition:
     """Monday-start weekly partitions covering the stored run span, or recent history.
 
     With a run state (set by `cadence demo`), the partitions are exactly the span that run
     filled, the partial last week included. Without one, they start `DEFAULT_HISTORY_WEEKS`
-    weeks back and end with the week in progress, which the onboarding check runs.
+    weeks back, or at `history_start`, and end with the week in progress, which the onboarding
+    check runs.
     """
     if state is not None:
         end = shift_week(state.span.last_week, 1)
@@ -38,7 +42,7 @@ def weekly_partitions(
             end_offset=1,
         )
     today = today or date.today()
-    first = week_start(today - timedelta(weeks=DEFAULT_HISTORY_WEEKS))
+    first = week_start(history_start or today - timedelta(weeks=DEFAULT_HISTORY_WEEKS))
     return WeeklyPartitionsDefinition(
         start_date=first.isoformat(), day_offset=1, timezone=timezone, end_offset=1
     )

@@ -17,6 +17,7 @@ from dagster import (
 )
 
 from cadence_pipeline.governance.digest import build_weekly_digest
+from cadence_pipeline.governance.weeks import shift_week
 from cadence_pipeline.resources.cadence import CadenceResource
 
 
@@ -58,6 +59,7 @@ def build_digest_assets(
             dormant=warehouse.rows("dormancy", weeks=[week]),
             rejections=warehouse.rows("handoff_rejections", weeks=[week]),
             escalations=warehouse.rows("escalations", weeks=[week]),
+            resolved=warehouse.rows("escalations", weeks=[shift_week(week, -1)]),
             mention=lambda seat: governance.seat_mention(seat) if seat else "no owner",
         )
         settings = cadence.settings

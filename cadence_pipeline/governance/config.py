@@ -7,6 +7,7 @@ specific first: source, then source type, then motion, then the default.
 
 from __future__ import annotations
 
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -168,6 +169,8 @@ class SlackConfig(_Model):
 
 class GovernanceConfig(_Model):
     timezone: str = "UTC"
+    # First week of the weekly partitions in live mode; empty: 16 weeks before today.
+    history_start: date | None = None
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     validation: ValidationConfig
     signals: SignalConfig

@@ -101,8 +101,13 @@ def build_weekly_digest(
     rejections: Sequence[Mapping[str, Any]],
     escalations: Sequence[Mapping[str, Any]],
     mention: Mention,
+    resolved: Sequence[Mapping[str, Any]] | None = None,
 ) -> Digest:
-    """Lay out one week's contract rows as the six blocks of the weekly review."""
+    """Lay out one week's contract rows as the six blocks of the weekly review.
+
+    `resolved` holds last week's escalation rows; those not present this week are listed
+    as closed, since an escalation is present only in the weeks its rule still fires.
+    """
     iso = date.fromisoformat(week).isocalendar()
     title = f"Weekly demand review: week of {week} (ISO {iso.year}-W{iso.week:02d})"
     blockers = [
@@ -116,9 +121,17 @@ def build_weekly_digest(
     for row in carried:
         actions.lines.append(
             f"`{row['escalation_id']}` {row['rule']} on *{row['subject']}*, open since "
-            f"{row['first_week']} ({row['occurrences']} weeks), {mention(row['owner'])}: "
-            "older than 14 days, flagged into the monthly risk register"
+            f"{row['first_week']} (present in {row['occurrences']} weeks), "
+            f"{mention(row['owner'])}: open for more than 14 days, flagged into the monthly "
+            "risk register"
         )
+    present = {row["escalation_id"] for row in escalations}
+    for row in resolved or []:
+        if row["escalation_id"] not in present:
+            actions.lines.append(
+                f"`{row['escalation_id']}` {row['rule']} on *{row['subject']}*: not raised "
+                "this week, closed"
+            )
     if not carried:
         actions.lines.append("no escalation has been open for more than 14 days")
 
@@ -195,11 +208,15 @@ def build_weekly_digest(
     if not decisions.lines:
         decisions.lines.append("no new escalation this week")
 
+    new = sum(1 for row in escalations if row["occurrences"] == 1)
     return Digest(
         cadence="weekly",
         period=week,
         title=title,
-        context=f"As of {as_of_text}. {_count(len(escalations), 'escalation')} present this week.",
+        context=(
+            f"As of {as_of_text}. {_count(len(escalations), 'escalation')} present this week: "
+            f"{new} new, {len(escalations) - new} carried over."
+        ),
         blockers=blockers,
         sections=[actions, pipeline, validation, signals, handoffs, decisions],
     )

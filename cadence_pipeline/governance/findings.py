@@ -13,9 +13,22 @@ from cadence_pipeline.governance.sources import PAUSED, SourceInfo, WeekStatus
 
 
 def pipeline_findings(rows: Iterable[VarianceRow], config: GovernanceConfig) -> list[Finding]:
+    """One finding per breach, without repeating the same breach under another name.
+
+    With a single motion, `all` repeats that motion, so only the motion's row is raised.
+    Where every lead is an MQL, `mql_volume` repeats `volume_in` and is raised only when
+    `volume_in` is not.
+    """
+    rows = list(rows)
+    motions = {row.motion for row in rows if row.motion != "all"}
+    breached = {(row.motion, row.metric) for row in rows if row.status == BREACH}
     out = []
     for row in rows:
         if row.status != BREACH or row.variance is None:
+            continue
+        if row.motion == "all" and len(motions) == 1 and row.metric != "b2b_share":
+            continue
+        if row.metric == "mql_volume" and (row.motion, "volume_in") in breached:
             continue
         drift = None
         if row.metric == "sal_acceptance_rate" and row.variance < 0:
