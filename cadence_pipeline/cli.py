@@ -48,7 +48,7 @@ QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}
 
 
 class DemoError(RuntimeError):
-    """The demo cannot go on; the message says what to change."""
+    """The demo cannot go on; the message names what to change."""
 
 
 def _parse_as_of(value: str | None) -> datetime | None:

@@ -42,7 +42,7 @@ SYNC_LAG = timedelta(minutes=2)
 
 
 def lead_signals(lead: Lead) -> list[tuple[str, datetime]]:
-    """Every signal of a lead: its campaign signals, else its creation signal."""
+    """Return every signal of a lead: its campaign signals, else its creation signal."""
     if lead.signals:
         return list(lead.signals)
     if lead.signal_class:
@@ -51,7 +51,7 @@ def lead_signals(lead: Lead) -> list[tuple[str, datetime]]:
 
 
 def activity_instants(lead: Lead) -> list[datetime]:
-    """Every instant at which a lead did something cadence counts: created, staged, signalled."""
+    """Return every instant at which a lead was created, changed stage or signalled."""
     instants = [lead.created_at]
     instants += [at for stage in STAGES if (at := lead.stage_time(stage)) is not None]
     instants += [at for _, at in lead_signals(lead)]

@@ -56,7 +56,7 @@ def registry_status(info: SourceInfo, timeline: list[WeekStatus]) -> tuple[str, 
 
 
 def alert_text(info: SourceInfo, row: WeekStatus, config: GovernanceConfig) -> str:
-    """The owner's alert for a failed gate: figures and the action, no personal data."""
+    """Write the owner's alert for a failed gate: figures and the action, no personal data."""
     gate = row.gate
     assert gate is not None
     window = (

@@ -105,7 +105,7 @@ def build_weekly_digest(
 ) -> Digest:
     """Lay out one week's contract rows as the six blocks of the weekly review.
 
-    `resolved` holds last week's escalation rows; those not present this week are listed
+    `resolved` contains last week's escalation rows; those not present this week are listed
     as closed, since an escalation is present only in the weeks its rule still fires.
     """
     iso = date.fromisoformat(week).isocalendar()

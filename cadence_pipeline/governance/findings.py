@@ -13,7 +13,7 @@ from cadence_pipeline.governance.sources import PAUSED, SourceInfo, WeekStatus
 
 
 def pipeline_findings(rows: Iterable[VarianceRow], config: GovernanceConfig) -> list[Finding]:
-    """One finding per breach, without repeating the same breach under another name.
+    """Raise one finding per breach, without repeating a breach under another name.
 
     With a single motion, `all` repeats that motion, so only the motion's row is raised.
     Where every lead is an MQL, `mql_volume` repeats `volume_in` and is raised only when

@@ -4,12 +4,11 @@ A source present in the first week of history, or listed as established in confi
 is established. Any other source is new and must pass the onboarding gate: its first
 `onboarding_hours` of leads, or its first `first_sample_size` leads where those hours hold
 fewer, must reach the new-source threshold. A source whose whole Wilson interval lies
-below that threshold is paused and goes back through onboarding; a paused source returns
-to live only in a week whose pass rate meets the threshold. An established source is
-flagged only where its whole interval lies below its standard, and escalates to the
-monthly when that happens `weeks_below_to_escalate` weeks running. A paused source
-returns to live once its leads since the pause, at least a first sample of them, reach
-the new-source threshold.
+below that threshold is paused and goes back through onboarding. A paused source returns
+to live once its leads since the pause, at least a first sample of them, reach the
+new-source threshold. An established source is flagged only where its whole interval
+lies below its standard, and escalates to the monthly when that happens
+`weeks_below_to_escalate` weeks running.
 """
 
 from __future__ import annotations
@@ -110,7 +109,7 @@ def onboarding_gate(
 ) -> GateDecision:
     """Judge a new source on its first hours of leads, or its first sample where fewer.
 
-    `history` holds the source's leads from `started_at` on, in any order; only leads
+    `history` contains the source's leads from `started_at` on, in any order; only leads
     created before `known_until` are considered, so the decision is the one that could
     have been made at that instant.
     """

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 class CadenceResource(ConfigurableResource):
-    """Where cadence keeps its state, the warehouse it writes and the configuration it obeys.
+    """The run's state folder, warehouse and governance configuration.
 
     Empty fields fall back to the environment (CADENCE_HOME, CADENCE_WAREHOUSE_URL,
     CADENCE_CONFIG, CADENCE_SLACK_TARGET) when the resource is first used.

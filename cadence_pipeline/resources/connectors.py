@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 def partner_drop_dir(
     settings: Settings, *, demo: bool, env: Mapping[str, str] | None = None
 ) -> Path:
-    """The partner CSV drop folder: the demo fixtures, or CADENCE_PARTNER_DROP_DIR."""
+    """Return the partner CSV drop folder: the demo fixtures, or CADENCE_PARTNER_DROP_DIR."""
     if demo:
         return settings.fixtures_dir / "partner_files"
     env = os.environ if env is None else env

@@ -36,7 +36,7 @@ REQUEST_TIMEOUT_SECONDS = 15
 
 
 class SlackPostError(RuntimeError):
-    """A digest could not be posted; the message says why and what to change."""
+    """A digest could not be posted; the message gives the reason and what to change."""
 
 
 def _chunks(lines: list[str], limit: int) -> list[str]:
