@@ -8,11 +8,12 @@ import os
 import shutil
 import sys
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from dagster import DagsterError
 from rich.console import Console
 
 from cadence_pipeline.governance.weeks import shift_week, span_for, week_key, week_start
@@ -47,6 +48,10 @@ telemetry:
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
+# The snapshot's first sync starts here; no CRM record is older.
+EARLIEST_AS_OF = datetime(2000, 1, 2, tzinfo=UTC)
+
+
 class DemoError(RuntimeError):
     """The demo cannot go on; the message names what to change."""
 
@@ -64,7 +69,15 @@ def _parse_as_of(value: str | None) -> datetime | None:
     if parsed.tzinfo is None:
         # A bare date or naive datetime is read in UTC, the documented default.
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    parsed = parsed.astimezone(UTC)
+    if parsed > datetime.now(UTC):
+        raise typer.BadParameter(
+            f"{value!r} is in the future; the as-of instant is the CRM's 'now' and cannot be "
+            "later than this machine's clock"
+        )
+    if parsed < EARLIEST_AS_OF:
+        raise typer.BadParameter(f"{value!r} is before {EARLIEST_AS_OF.date()}; pass a later date")
+    return parsed
 
 
 def prepare_home(settings: Settings) -> None:
@@ -117,6 +130,14 @@ def _write_fixtures(
 
     summary = convert(data, fixtures, timezone=timezone, as_of=as_of)
     span = summary.span(weeks, timezone)
+    if summary.as_of <= summary.last_record:
+        # The data runs past the requested as-of: the span ends with the as-of's week, and
+        # records after it stay out of the run, as they would in a CRM at that instant.
+        span = span_for(summary.as_of - timedelta(microseconds=1), weeks, summary.as_of, timezone)
+        console.print(
+            f"  --as-of {summary.as_of.date()} is before the data's last record "
+            f"({summary.last_record.date()}): records after it are outside the run"
+        )
     label = f"{summary.kind} data set at {data}, {summary.leads_written} leads"
     if summary.rejected_rows:
         console.print(
@@ -168,7 +189,7 @@ def demo(
     try:
         settings = load_settings()
         run_demo(settings, weeks=weeks, as_of=_parse_as_of(as_of), data=data, seed=seed)
-    except (DemoError, ValueError, FileNotFoundError) as error:
+    except (DemoError, ValueError, FileNotFoundError, DagsterError) as error:
         console.print(f"[red]cadence demo failed:[/red] {error}")
         raise typer.Exit(code=1) from error
 
@@ -185,6 +206,7 @@ def run_demo(
     """Write fixtures (simulated with `spec`, or converted from `data`) and run every week."""
     started = time.perf_counter()
     prepare_home(settings)
+    check_targets(settings)
     console.print(f"cadence demo in {settings.home}")
     state, label = _write_fixtures(settings, data, weeks, as_of, seed, spec)
     _reset_for_new_data(settings, state)
@@ -203,6 +225,44 @@ def run_demo(
     warehouse = Warehouse(settings.warehouse_url)
     _print_summary(settings, warehouse, span, time.perf_counter() - started)
     warehouse.dispose()
+
+
+def check_targets(settings: Settings) -> None:
+    """Fail before any work when the warehouse or the Slack target cannot be used."""
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from cadence_pipeline.resources.warehouse import Warehouse
+
+    shown = settings.warehouse_url
+    try:
+        shown = _safe_url(settings.warehouse_url)
+        warehouse = Warehouse(settings.warehouse_url)
+        warehouse.ensure_schema()
+        warehouse.dispose()
+    except (ArgumentError, SQLAlchemyError) as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        raise DemoError(
+            f"the warehouse at {shown} cannot be used: {reason}. Fix CADENCE_WAREHOUSE_URL "
+            "(e.g. postgresql+psycopg2://user@host:5432/db), or unset it for the SQLite default"
+        ) from error
+    if settings.slack_target == "live" and not os.environ.get("SLACK_BOT_TOKEN"):
+        raise DemoError(
+            "CADENCE_SLACK_TARGET=live needs a bot token: set SLACK_BOT_TOKEN, or use the "
+            "`file` or `emulator` target"
+        )
+
+
+def _failure_reason(result) -> str:
+    """Return the innermost error message of a failed run's first failed step."""
+    for event in result.all_events:
+        if event.event_type_value != "STEP_FAILURE":
+            continue
+        error = event.event_specific_data.error
+        while error is not None and error.cause is not None:
+            error = error.cause
+        if error is not None:
+            return error.message.strip().splitlines()[-1] if error.message.strip() else ""
+    return ""
 
 
 def run_weeks(settings: Settings, weeks: list[str], *, partial_week: str | None = None) -> None:
@@ -241,9 +301,9 @@ def run_weeks(settings: Settings, weeks: list[str], *, partial_week: str | None 
                     if event.event_type_value == "STEP_FAILURE"
                 ]
                 raise DemoError(
-                    f"week {week} failed in {', '.join(filter(None, failures)) or 'the run'}; "
-                    f"open the run {result.run_id} in the Dagster UI (`cadence dev`) for the "
-                    "error"
+                    f"week {week} failed in {', '.join(filter(None, failures)) or 'the run'}: "
+                    f"{_failure_reason(result)} (run {result.run_id}; `cadence dev` shows "
+                    "its full log)"
                 )
             leads = len(warehouse.rows("leads", weeks=[week], columns=["lead_id"]))
             present = warehouse.rows("escalations", weeks=[week], columns=["occurrences"])
@@ -284,8 +344,9 @@ def backfill(
                 ) from error
         selected = [shift_week(last, -offset) for offset in range(weeks - 1, -1, -1)]
         console.print(f"cadence backfill in {settings.home}: {selected[0]} .. {selected[-1]}")
+        check_targets(settings)
         run_weeks(settings, selected)
-    except (DemoError, ValueError, FileNotFoundError) as error:
+    except (DemoError, ValueError, FileNotFoundError, DagsterError) as error:
         console.print(f"[red]cadence backfill failed:[/red] {error}")
         raise typer.Exit(code=1) from error
 

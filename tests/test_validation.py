@@ -558,15 +558,14 @@ def test_disabled_duplicate_rule_sets_no_pointer() -> None:
 
 
 def test_unknown_disabled_rule_rejected() -> None:
-    cfg = config({"disabled_rules": {"default": ["truth.phones"]}})
+    # The configuration is checked at load, before any lead is validated.
     with pytest.raises(ValueError, match=r"truth\.phones"):
-        validate_batch([make_lead()], cfg, {})
+        config({"disabled_rules": {"default": ["truth.phones"]}})
 
 
 def test_unknown_privacy_field_rejected() -> None:
-    cfg = config({"required_privacy_fields": ["postcode"]})
     with pytest.raises(ValueError, match="postcode"):
-        validate_batch([make_lead()], cfg, {})
+        config({"required_privacy_fields": ["postcode"]})
 
 
 # Rule version and reproducibility -----------------------------------------------------------

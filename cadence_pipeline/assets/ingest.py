@@ -123,6 +123,24 @@ def lead_rows(
     return out
 
 
+def _repeated_ids(result: FetchResult) -> list[Lead]:
+    """Return the earlier records of each id that repeats within one pull."""
+    last = {lead.lead_id: lead for lead in result.leads}
+    return [lead for lead in result.leads if last[lead.lead_id] is not lead]
+
+
+def _unique_leads(result: FetchResult) -> list[Lead]:
+    """Return the pull's leads with each id once: its last record, in first-seen order."""
+    last = {lead.lead_id: lead for lead in result.leads}
+    seen: set[str] = set()
+    unique = []
+    for lead in result.leads:
+        if lead.lead_id not in seen:
+            seen.add(lead.lead_id)
+            unique.append(last[lead.lead_id])
+    return unique
+
+
 def snapshot_row(lead: Lead, synced_at: datetime) -> dict[str, Any]:
     instants = activity_instants(lead)
     return {
@@ -232,7 +250,21 @@ def build_ingest_assets(partitions: PartitionsDefinition) -> list:
         rows, rejected, runs, loads = [], [], [], []
         completed = datetime.now(UTC)
         for crm, result in sorted(results.items()):
-            for lead in result.leads:
+            for lead in _repeated_ids(result):
+                rejected.append(
+                    {
+                        "crm": crm,
+                        "origin": str(lead.extra.get("origin") or crm),
+                        "record_id": lead.lead_id,
+                        "field": "lead_id",
+                        "reason": (
+                            "the record id appears more than once in the week's records; the "
+                            "last one is kept. Fix: send each lead once, or give repeats "
+                            "their own ids"
+                        ),
+                    }
+                )
+            for lead in _unique_leads(result):
                 rows.append(
                     {
                         "lead_id": lead.lead_id,
@@ -266,7 +298,7 @@ def build_ingest_assets(partitions: PartitionsDefinition) -> list:
             runs.append(
                 {
                     "crm": crm,
-                    "records": len(result.leads),
+                    "records": len(_unique_leads(result)),
                     "rejected": len(result.rejected),
                     "requests": result.requests,
                     "pages": result.pages,

@@ -87,7 +87,13 @@ def read_rows(path: Path, required: Sequence[str]) -> Iterator[tuple[int, dict[s
     """
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
+        try:
+            header = reader.fieldnames or []
+        except UnicodeDecodeError as error:
+            raise DatasetError(
+                f"{path}: the header is not UTF-8 ({error.reason}). Fix: use the data set's "
+                "original file, or save the file as UTF-8"
+            ) from error
         missing = [column for column in required if column not in header]
         if missing:
             raise DatasetError(
@@ -95,8 +101,15 @@ def read_rows(path: Path, required: Sequence[str]) -> Iterator[tuple[int, dict[s
                 f"the header has {', '.join(repr(c) for c in header) or 'no columns'}. "
                 "Fix: use the data set's original file, or rename the column to the expected name."
             )
-        for row in reader:
-            yield reader.line_num, {key: (value or "") for key, value in row.items() if key}
+        try:
+            for row in reader:
+                yield reader.line_num, {key: (value or "") for key, value in row.items() if key}
+        except UnicodeDecodeError as error:
+            raise DatasetError(
+                f"{path}: line {reader.line_num + 1} is not UTF-8 ({error.reason} at byte "
+                f"{error.start} of the read block). Fix: use the data set's original file, or "
+                "save the file as UTF-8"
+            ) from error
 
 
 def parse_day(value: str) -> date:

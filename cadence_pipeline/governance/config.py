@@ -91,7 +91,7 @@ class IcpConfig(_Model):
 
     require_business_domain: bool = False
     industries: list[str] = Field(default_factory=list)
-    min_employees: int | None = None
+    min_employees: int | None = Field(None, ge=0)
     roles: list[str] = Field(default_factory=list)
 
 
@@ -256,12 +256,54 @@ def load_config(
             for item in error.errors()
         )
         raise ConfigError(f"{origin}: invalid governance configuration: {problems}") from error
-    # The field mappings are checked here too, so a bad mapping fails at load and not in
-    # the middle of a pull. The import is local: the mapping models import this module.
+    # The field mappings and rule names are checked here too, so a bad value fails at load
+    # and not in the middle of a run. The imports are local: those modules import this one.
+    from cadence_pipeline.governance.validation import check_rule_config, effective_rule_version
     from cadence_pipeline.resources.mapping_config import load_connectors_config
 
     try:
         load_connectors_config(config.connectors)
-    except ConfigError as error:
+        check_rule_config(config.validation)
+        effective_rule_version(config)
+        _check_ranges(config)
+    except (ConfigError, ValueError) as error:
         raise ConfigError(f"{origin}: invalid governance configuration: {error}") from error
     return config
+
+
+def _scoped_values(scoped: Scoped[Any]) -> list[tuple[str, Any]]:
+    values = [("default", scoped.default)]
+    for scope in ("motions", "source_types", "sources"):
+        values += [(f"{scope}.{key}", value) for key, value in getattr(scoped, scope).items()]
+    return values
+
+
+def _check_ranges(config: GovernanceConfig) -> None:
+    """Reject shares outside (0, 1] and motions other than b2b and b2c, naming the key."""
+    shares = {
+        "validation.threshold": config.validation.threshold,
+        "validation.new_source_threshold": config.validation.new_source_threshold,
+        "signals.expected_rate": config.signals.expected_rate,
+    }
+    for name, scoped in shares.items():
+        for key, value in _scoped_values(scoped):
+            if not 0 < value <= 1:
+                raise ValueError(f"{name}.{key} is {value}; use a share between 0 and 1")
+    motion_keys = {
+        "validation.threshold.motions": config.validation.threshold.motions,
+        "validation.new_source_threshold.motions": config.validation.new_source_threshold.motions,
+        "signals.expected_rate.motions": config.signals.expected_rate.motions,
+        "validation.icp": config.validation.icp,
+    }
+    for name, mapping in motion_keys.items():
+        for motion in mapping:
+            if motion not in MOTIONS:
+                raise ValueError(f"{name} names motion {motion!r}; use one of {MOTIONS}")
+    for name, signal_class in config.signals.classes.items():
+        if signal_class.motion not in MOTIONS:
+            raise ValueError(
+                f"signals.classes.{name}.motion is {signal_class.motion!r}; use one of {MOTIONS}"
+            )
+    for name, source in config.sources.items():
+        if source.motion is not None and source.motion not in MOTIONS:
+            raise ValueError(f"sources.{name}.motion is {source.motion!r}; use one of {MOTIONS}")

@@ -38,7 +38,6 @@ from hubspot.crm.contacts import (
     SimplePublicObjectId,
 )
 from hubspot.crm.contacts.exceptions import ApiException
-from urllib3.util.retry import Retry
 
 from cadence_pipeline.governance.config import GovernanceConfig
 from cadence_pipeline.governance.records import RecordError
@@ -51,6 +50,7 @@ from cadence_pipeline.resources.mapping import (
     require_aware,
 )
 from cadence_pipeline.resources.mapping_config import HubSpotMapping, load_connectors_config
+from cadence_pipeline.resources.retry import CappedRetry
 from cadence_pipeline.resources.stages import Transition, apply_history, read_history
 
 logger = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ class HubSpotConnector:
         self._last_search = 0.0
         # The client's urllib3 retry covers POST (search, batch read) too, because
         # allowed_methods=None means every method; these POSTs only read, so a retry is safe.
-        retry = Retry(
+        retry = CappedRetry(
             total=max_retries,
             connect=max_retries,
             read=max_retries,

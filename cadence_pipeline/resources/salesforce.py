@@ -37,7 +37,6 @@ from simple_salesforce.exceptions import (
     SalesforceExpiredSession,
 )
 from simple_salesforce.login import SalesforceLogin
-from urllib3.util.retry import Retry
 
 from cadence_pipeline.governance.config import GovernanceConfig
 from cadence_pipeline.governance.records import Lead, RecordError
@@ -51,6 +50,7 @@ from cadence_pipeline.resources.mapping import (
     require_aware,
 )
 from cadence_pipeline.resources.mapping_config import SalesforceMapping, load_connectors_config
+from cadence_pipeline.resources.retry import CappedRetry
 from cadence_pipeline.resources.salesforce_bulk import BulkQuery
 from cadence_pipeline.resources.stages import Transition, apply_history, read_history
 
@@ -151,7 +151,7 @@ def build_session(
     After the last retry the error response itself is returned, so simple-salesforce raises
     its usual exception with the API's body.
     """
-    retry = Retry(
+    retry = CappedRetry(
         total=max_retries,
         connect=max_retries,
         read=max_retries,
