@@ -65,7 +65,10 @@ def _pipeline_lines(rows: Sequence[Mapping[str, Any]]) -> list[str]:
         parts = []
         for metric in shown:
             row = next((r for r in rows if r["motion"] == motion and r["metric"] == metric), None)
-            if row is None or row["value"] is None:
+            if row is None:
+                continue
+            if row["value"] is None:
+                parts.append(f"{metric.replace('_', ' ')} n/a")
                 continue
             value = row["value"]
             if metric.endswith("rate") or metric.endswith("share"):
@@ -138,6 +141,8 @@ def build_weekly_digest(
     pipeline = Section("2. Pipeline variance", _pipeline_lines(variance))
 
     validation = Section("3. Validation pass rate by source")
+    if not pass_rates:
+        validation.lines.append("no leads from any source this week: pass rates n/a")
     for row in sorted(pass_rates, key=lambda r: (r["status"] == "ok", r["source"])):
         if row["status"] == "not_applicable":
             validation.lines.append(
