@@ -41,14 +41,29 @@ def _info(established: bool = False) -> SourceInfo:
 
 
 def test_gate_judges_first_72_hours():
-    # 60 leads in 60 hours, 25 pass (41.7%): the interval lies wholly below 90%.
+    # 100 leads in 72 hours: the first 50 pass at 92%, the next 50 at 40%. The first sample
+    # does not fail, so the whole window decides: 66 of 100, wholly below 90%.
+    good = [Judged(FIRST + timedelta(minutes=30 * i), i not in (3, 17, 31, 44)) for i in range(50)]
+    bad = [Judged(FIRST + timedelta(hours=30, minutes=30 * i), i < 20) for i in range(50)]
+    history = good + bad
+    passed_first = sum(j.passed for j in good)
+    gate = onboarding_gate(history, FIRST, 0.9, CONFIG, known_until=FIRST + timedelta(days=7))
+    assert passed_first == 46
+    assert gate.outcome == GATE_FAIL
+    assert gate.basis == "window"
+    assert gate.sample == 100
+    assert gate.pass_rate == pytest.approx(66 / 100)
+    assert gate.decided_at == FIRST + timedelta(hours=72)
+
+
+def test_failing_first_sample_decides_at_its_last_lead():
+    # 60 leads in 60 hours, 25 pass: the first 50 (25 pass) already lie wholly below 90%.
     history = _batch(FIRST, 60, 25, timedelta(hours=1))
     gate = onboarding_gate(history, FIRST, 0.9, CONFIG, known_until=FIRST + timedelta(days=7))
     assert gate.outcome == GATE_FAIL
-    assert gate.basis == "window"
-    assert gate.sample == 60
-    assert gate.pass_rate == pytest.approx(25 / 60)
-    assert gate.decided_at == FIRST + timedelta(hours=72)
+    assert gate.basis == "first_sample"
+    assert gate.sample == 50
+    assert gate.decided_at == history[49].created_at
 
 
 def test_gate_falls_back_to_first_sample():
@@ -75,7 +90,7 @@ def test_gate_passes_at_threshold():
 
 
 def test_failed_source_is_paused_then_reonboarded():
-    first_week = _batch(FIRST, 60, 25, timedelta(hours=1))
+    first_week = _batch(FIRST, 50, 20, timedelta(hours=1))
     # Re-onboarding: 100 leads at 75% in the third week, then 300 at 97% in the fourth,
     # which lifts the 400 leads since the pause to 91.5%.
     third = _batch(datetime(2026, 11, 16, 9, tzinfo=UTC), 100, 75, timedelta(hours=1))
@@ -84,7 +99,7 @@ def test_failed_source_is_paused_then_reonboarded():
     by_week = {row.week: row for row in timeline}
     assert by_week["2026-11-02"].status == PAUSED
     assert by_week["2026-11-02"].escalate is True
-    assert by_week["2026-11-02"].leads == 60
+    assert by_week["2026-11-02"].leads == 50
     assert by_week["2026-11-09"].status == PAUSED
     assert by_week["2026-11-09"].leads == 0
     assert by_week["2026-11-16"].status == ONBOARDING
@@ -95,7 +110,7 @@ def test_failed_source_is_paused_then_reonboarded():
 
 
 def test_reonboarding_just_under_threshold_stays_onboarding():
-    first_week = _batch(FIRST, 60, 25, timedelta(hours=1))
+    first_week = _batch(FIRST, 50, 20, timedelta(hours=1))
     # One lucky week at 90% after a week at 84%: 174 of 200 since the pause is 87%.
     third = _batch(datetime(2026, 11, 16, 9, tzinfo=UTC), 100, 84, timedelta(hours=1))
     fourth = _batch(datetime(2026, 11, 23, 9, tzinfo=UTC), 100, 90, timedelta(hours=1))
@@ -133,3 +148,21 @@ def test_source_without_validated_fields_is_not_applicable():
     assert row.status == NOT_APPLICABLE
     assert row.leads == 12
     assert row.pass_rate is None
+
+
+def test_clear_failure_decides_before_window_closes():
+    # 60 leads in the first hour at 33%: the first 50 already fail, 71 hours early.
+    history = _batch(FIRST, 60, 20, timedelta(minutes=1))
+    gate = onboarding_gate(history, FIRST, 0.9, CONFIG, known_until=FIRST + timedelta(hours=1))
+    assert gate.outcome == GATE_FAIL
+    assert gate.basis == "first_sample"
+    assert gate.decided_at == history[49].created_at
+
+
+def test_pass_waits_for_window_to_close():
+    history = _batch(FIRST, 60, 60, timedelta(minutes=1))
+    early = onboarding_gate(history, FIRST, 0.9, CONFIG, known_until=FIRST + timedelta(hours=1))
+    assert early.outcome == GATE_PENDING
+    closed = onboarding_gate(history, FIRST, 0.9, CONFIG, known_until=FIRST + timedelta(days=4))
+    assert closed.outcome == GATE_PASS
+    assert closed.basis == "window"

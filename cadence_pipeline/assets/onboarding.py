@@ -93,13 +93,15 @@ def build_onboarding_assets(partitions: PartitionsDefinition, validation_asset) 
         warehouse = cadence.warehouse
         registry, history_start = build_registry(warehouse, window.week, config)
         history = source_histories(warehouse, window.week)
-        alerted = {(row["source"], row["decided_at"]) for row in warehouse.rows("source_alerts")}
+        # One alert per paused source: the gate fails a source once, and its later leads
+        # are re-onboarding, tracked in the weekly digest.
+        alerted = {row["source"] for row in warehouse.rows("source_alerts", columns=["source"])}
         now = datetime.now(UTC)
         summary_rows = []
         sent = 0
         for source, info in sorted(registry.items()):
             weeks = weeks_between(min(info.first_week, history_start or window.week), window.week)
-            timeline = source_timeline(info, history[source], weeks, config)
+            timeline = source_timeline(info, history[source], weeks, config, as_of=cadence.as_of())
             status, note = registry_status(info, timeline)
             failed = [
                 row for row in timeline if row.gate is not None and row.gate.outcome == GATE_FAIL
@@ -121,8 +123,7 @@ def build_onboarding_assets(partitions: PartitionsDefinition, validation_asset) 
                 }
             )
             for row in failed:
-                key = (source, row.gate.decided_at)
-                if key in alerted:
+                if source in alerted:
                     continue
                 text = alert_text(info, row, config)
                 result = cadence.digest_poster().post_alert(text)
@@ -139,7 +140,7 @@ def build_onboarding_assets(partitions: PartitionsDefinition, validation_asset) 
                         "text": text,
                     },
                 )
-                alerted.add(key)
+                alerted.add(source)
                 sent += 1
                 context.log.info("source %s failed the onboarding gate; owner alerted", source)
             if not info.established:

@@ -204,7 +204,7 @@ def build_validation_assets(partitions: PartitionsDefinition, leads_asset) -> li
         statuses = []
         for source, info in sorted(registry.items()):
             weeks = weeks_between(min(info.first_week, history_start or week), week)
-            timeline = source_timeline(info, history[source], weeks, config)
+            timeline = source_timeline(info, history[source], weeks, config, as_of=cadence.as_of())
             if timeline and timeline[-1].week == week:
                 statuses.append(timeline[-1])
         rows = [

@@ -111,7 +111,9 @@ def onboarding_gate(
 
     `history` contains the source's leads from `started_at` on, in any order; only leads
     created before `known_until` are considered, so the decision is the one that could
-    have been made at that instant.
+    have been made at that instant. A first sample that arrives inside the window and
+    whose whole interval already lies below the threshold fails the gate at once: the rest
+    of the window cannot make those leads pass, and the owner should hear now.
     """
     rules = config.validation
     judged = sorted(
@@ -120,11 +122,20 @@ def onboarding_gate(
     )
     window_end = started_at + timedelta(hours=rules.onboarding_hours)
     in_window = [j for j in judged if j.created_at < window_end]
-    if len(in_window) >= rules.first_sample_size and known_until >= window_end:
+    window_closed = known_until >= window_end
+    enough = rules.first_sample_size
+    first_sample = judged[:enough] if len(judged) >= enough else []
+    early = bool(first_sample) and first_sample[-1].created_at < window_end
+    if early and _judge([j.passed for j in first_sample], threshold, rules.confidence)[0] == (
+        GATE_FAIL
+    ):
+        # A first sample that already fails decides at its last lead, whenever the gate is
+        # evaluated, so the hourly check and the weekly review reach the same decision.
+        sample, decided_at, basis = first_sample, first_sample[-1].created_at, "first_sample"
+    elif window_closed and len(in_window) >= enough:
         sample, decided_at, basis = in_window, window_end, "window"
-    elif len(judged) >= rules.first_sample_size and len(in_window) < rules.first_sample_size:
-        sample = judged[: rules.first_sample_size]
-        decided_at, basis = sample[-1].created_at, "first_sample"
+    elif first_sample and len(in_window) < enough:
+        sample, decided_at, basis = first_sample, first_sample[-1].created_at, "first_sample"
     else:
         sample, decided_at, basis = [], None, "window"
     outcome, rate, low, high = _judge([j.passed for j in sample], threshold, rules.confidence)
@@ -157,12 +168,13 @@ def source_timeline(
     history: Sequence[Judged],
     weeks: Sequence[str],
     config: GovernanceConfig,
+    as_of: datetime | None = None,
 ) -> list[WeekStatus]:
     """Walk a source's weeks in order and return each week's status.
 
     The walk is a pure function of the source's judged leads, so rerunning any week gives
     the same status. `weeks` must be consecutive and start at or before the source's first
-    week.
+    week. `as_of`, the run's "now", bounds what the gate may know in a week in progress.
     """
     rules = config.validation
     standard = rules.threshold.resolve(info.source, info.source_type, info.motion)
@@ -200,7 +212,11 @@ def source_timeline(
             if not this_week:
                 continue
             gate = onboarding_gate(
-                history, info.first_seen_at, gate_threshold, config, known_until=end
+                history,
+                info.first_seen_at,
+                gate_threshold,
+                config,
+                known_until=min(end, as_of) if as_of is not None else end,
             )
             if gate.outcome == GATE_FAIL:
                 phase, paused_at = "paused", gate.decided_at
@@ -229,7 +245,8 @@ def source_timeline(
             continue
 
         if phase == "paused":
-            after = [j for j in this_week if paused_at is None or j.created_at >= paused_at]
+            # Leads after the decision are re-onboarding; the deciding lead is not.
+            after = [j for j in this_week if paused_at is None or j.created_at > paused_at]
             evaluated, passed, rate, low, high = _week_numbers(after, rules.confidence)
             row = replace(
                 row,
@@ -245,7 +262,7 @@ def source_timeline(
                 continue
             # The return to live is judged on every lead since the pause, not on one lucky
             # week: a source that improved to just under its threshold stays in onboarding.
-            since_pause = [j for j in history if paused_at <= j.created_at < end]
+            since_pause = [j for j in history if paused_at < j.created_at < end]
             total, _, total_rate, _, _ = _week_numbers(since_pause, rules.confidence)
             trend = ""
             if previous_rate is not None:
