@@ -414,6 +414,10 @@ def dev(
     sibling = Path(sys.executable).with_name("dagster")
     executable = str(sibling) if sibling.exists() else shutil.which("dagster")
     if executable is None:
+        console.print(
+            "[red]cadence dev failed:[/red] the dagster command is not installed; "
+            "run `make install`"
+        )
         raise typer.Exit(code=1)
     os.environ["CADENCE_HOME"] = str(settings.home)
     os.execv(

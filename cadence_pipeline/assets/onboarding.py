@@ -1,8 +1,9 @@
 """The new-source onboarding gate, evaluated as leads arrive rather than once a week.
 
-`onboarding_gate` walks every source's judged leads up to the end of the week (or the
-run's as-of), stores each source's status in the source registry and, the first time a
-source fails the gate, sends its owner an alert in Slack at once. The onboarding sensor
+`onboarding_gate` walks every source's judged leads up to the end of the week, or to the
+run's as-of while the week is in progress. It stores each source's status in the source
+registry. The first time a source fails the gate, it sends the source's owner an alert in
+Slack at once. The onboarding sensor
 and the partner-file sensor run it for the week in progress between weekly reviews; the
 weekly job runs it too.
 """
