@@ -96,6 +96,11 @@ def build_digest_assets(
                 target=previous[0]["target"],
             )
         else:
+            if settings.slack_target == "emulator" and not cadence.demo_mode:
+                context.log.warning(
+                    "the Slack target is the local emulator, so no one receives this digest; "
+                    "set CADENCE_SLACK_TARGET=live and SLACK_BOT_TOKEN to deliver it"
+                )
             result = cadence.digest_poster().post(digest, governance.slack.max_blocks)
             row.update(
                 posted_at=datetime.now(UTC), message_ts=result.message_ts, target=result.target
