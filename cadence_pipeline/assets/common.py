@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from dagster import WeeklyPartitionsDefinition
+from dagster import AssetCheckResult, AssetCheckSeverity, WeeklyPartitionsDefinition
 
 from cadence_pipeline.governance.escalations import Finding
 from cadence_pipeline.governance.weeks import shift_week, week_start
@@ -90,3 +90,18 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> s
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def governance_check(
+    check_name: str, flagged: Sequence[str], label: str, **metadata: Any
+) -> AssetCheckResult:
+    """Return a WARN check that passes when nothing is flagged.
+
+    Governance breaches warn and never block, so the digest that reports them still runs.
+    """
+    return AssetCheckResult(
+        check_name=check_name,
+        passed=not flagged,
+        severity=AssetCheckSeverity.WARN,
+        metadata={label: ", ".join(flagged) or "none", **metadata},
+    )

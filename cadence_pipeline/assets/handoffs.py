@@ -3,8 +3,6 @@
 from collections import Counter
 
 from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     MaterializeResult,
@@ -13,7 +11,7 @@ from dagster import (
     asset,
 )
 
-from cadence_pipeline.assets.common import finding_rows, markdown_table
+from cadence_pipeline.assets.common import finding_rows, governance_check, markdown_table
 from cadence_pipeline.governance.findings import handoff_findings
 from cadence_pipeline.governance.handoffs import (
     STAGE_OF_EVENT,
@@ -112,12 +110,7 @@ def build_handoff_assets(partitions: PartitionsDefinition, leads_asset) -> list:
                 "codes_table": MetadataValue.md(preview),
             },
             check_results=[
-                AssetCheckResult(
-                    check_name="codes_mapped",
-                    passed=not unmapped,
-                    severity=AssetCheckSeverity.WARN,
-                    metadata={"unmapped": ", ".join(c.rejection_code for c in unmapped) or "none"},
-                )
+                governance_check("codes_mapped", [c.rejection_code for c in unmapped], "unmapped")
             ],
         )
 

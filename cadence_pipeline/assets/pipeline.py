@@ -1,8 +1,6 @@
 """Weekly block 2: pipeline variance per motion against the trailing four-week average."""
 
 from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     MaterializeResult,
@@ -11,7 +9,7 @@ from dagster import (
     asset,
 )
 
-from cadence_pipeline.assets.common import finding_rows, markdown_table, next_week
+from cadence_pipeline.assets.common import finding_rows, governance_check, markdown_table, next_week
 from cadence_pipeline.governance.findings import pipeline_findings
 from cadence_pipeline.governance.pipeline import (
     BREACH,
@@ -108,13 +106,8 @@ def build_pipeline_assets(partitions: PartitionsDefinition, leads_asset) -> list
                 "variance": MetadataValue.md(preview),
             },
             check_results=[
-                AssetCheckResult(
-                    check_name="within_tolerance",
-                    passed=not breaches,
-                    severity=AssetCheckSeverity.WARN,
-                    metadata={
-                        "breaches": ", ".join(f"{r.motion}/{r.metric}" for r in breaches) or "none"
-                    },
+                governance_check(
+                    "within_tolerance", [f"{r.motion}/{r.metric}" for r in breaches], "breaches"
                 )
             ],
         )

@@ -3,8 +3,6 @@
 from datetime import timedelta
 
 from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     MaterializeResult,
@@ -13,7 +11,7 @@ from dagster import (
     asset,
 )
 
-from cadence_pipeline.assets.common import finding_rows, markdown_table, next_week
+from cadence_pipeline.assets.common import finding_rows, governance_check, markdown_table, next_week
 from cadence_pipeline.governance.findings import signal_findings
 from cadence_pipeline.governance.signals import (
     BELOW_MODEL,
@@ -150,11 +148,8 @@ def build_signal_assets(partitions: PartitionsDefinition, leads_asset) -> list:
                 "iso_week": week_key(window.start, config.timezone),
             },
             check_results=[
-                AssetCheckResult(
-                    check_name="classes_within_model",
-                    passed=not below,
-                    severity=AssetCheckSeverity.WARN,
-                    metadata={"below_model": ", ".join(c.signal_class for c in below) or "none"},
+                governance_check(
+                    "classes_within_model", [c.signal_class for c in below], "below_model"
                 )
             ],
         )

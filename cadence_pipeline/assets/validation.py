@@ -5,8 +5,6 @@ from collections import defaultdict
 from dataclasses import asdict
 
 from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     MaterializeResult,
@@ -15,7 +13,7 @@ from dagster import (
     asset,
 )
 
-from cadence_pipeline.assets.common import finding_rows, next_week
+from cadence_pipeline.assets.common import finding_rows, governance_check, next_week
 from cadence_pipeline.governance.config import GovernanceConfig
 from cadence_pipeline.governance.findings import validation_findings
 from cadence_pipeline.governance.records import lead_from_json
@@ -250,14 +248,11 @@ def build_validation_assets(partitions: PartitionsDefinition, leads_asset) -> li
                 "pass_rates": MetadataValue.md(preview),
             },
             check_results=[
-                AssetCheckResult(
-                    check_name="sources_meet_standard",
-                    passed=not flagged,
-                    severity=AssetCheckSeverity.WARN,
-                    metadata={
-                        "flagged": ", ".join(s.source for s in flagged) or "none",
-                        "gates": str([asdict(s.gate) for s in flagged if s.gate])[:2000],
-                    },
+                governance_check(
+                    "sources_meet_standard",
+                    [s.source for s in flagged],
+                    "flagged",
+                    gates=str([asdict(s.gate) for s in flagged if s.gate])[:2000],
                 )
             ],
         )
