@@ -99,3 +99,14 @@ def test_recent_or_one_off_subjects_are_not_dormant():
     ]
     one_off = [Signal("A1", "webinar", "b2b", T0 - timedelta(days=45), None, account_id="acct")]
     assert find_dormant(recent + one_off, T0, CONFIG) == []
+
+
+def test_recent_account_activity_keeps_account_out_of_dormancy():
+    history = [
+        Signal(f"L{i}", "webinar", "b2b", T0 - timedelta(days=40 + i), None, account_id="acct")
+        for i in range(3)
+    ]
+    (item,) = find_dormant(history, T0, CONFIG)
+    assert item.subject == "acct"
+    active = {"acct": T0 - timedelta(days=5)}
+    assert find_dormant(history, T0, CONFIG, account_activity=active) == []

@@ -1,6 +1,6 @@
 """Weekly block 4: signal-class qualification against the model, and dormancy."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from dagster import (
     AssetCheckSpec,
@@ -13,6 +13,7 @@ from dagster import (
 
 from cadence_pipeline.assets.common import finding_rows, governance_check, markdown_table, next_week
 from cadence_pipeline.governance.findings import signal_findings
+from cadence_pipeline.governance.records import lead_from_json
 from cadence_pipeline.governance.signals import (
     BELOW_MODEL,
     Signal,
@@ -32,6 +33,28 @@ def _signal(row: dict) -> Signal:
         qualified_at=row["qualified_at"],
         account_id=row["account_id"],
     )
+
+
+def account_activity(cadence: CadenceResource, since: str, week: str) -> dict[str, datetime]:
+    """Return each account's last CRM activity seen in raw records, when the CRM reports it.
+
+    Salesforce reports it with `connectors.salesforce.account_activity.enabled`; otherwise
+    the raw records carry none and this returns an empty mapping without reading them.
+    """
+    salesforce = cadence.governance.connectors.get("salesforce", {})
+    if not salesforce.get("account_activity", {}).get("enabled"):
+        return {}
+    latest: dict[str, datetime] = {}
+    for row in cadence.warehouse.rows(
+        "raw_leads", since=since, before=next_week(week), columns=["record"]
+    ):
+        lead = lead_from_json(row["record"])
+        value = lead.extra.get("account_last_activity_at")
+        if lead.account_id and value:
+            at = datetime.fromisoformat(value)
+            if lead.account_id not in latest or at > latest[lead.account_id]:
+                latest[lead.account_id] = at
+    return latest
 
 
 def build_signal_assets(partitions: PartitionsDefinition, leads_asset) -> list:
@@ -68,7 +91,12 @@ def build_signal_assets(partitions: PartitionsDefinition, leads_asset) -> list:
             _signal(row)
             for row in warehouse.rows("signals", since=history_start, before=next_week(window.week))
         ]
-        dormant = find_dormant(history, window.observed_at, rules)
+        dormant = find_dormant(
+            history,
+            window.observed_at,
+            rules,
+            account_activity=account_activity(cadence, history_start, window.week),
+        )
         first_weeks: dict[str, str] = {}
         class_weeks = warehouse.rows(
             "signals", before=next_week(window.week), columns=["signal_class", "week"]

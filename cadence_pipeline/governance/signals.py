@@ -10,7 +10,7 @@ at the window: expected(age) = rate * (1 - exp(-age / mean)) / (1 - exp(-window 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -145,12 +145,15 @@ def find_dormant(
     *,
     min_prior_signals: int = 3,
     lookback_days: int = 90,
+    account_activity: Mapping[str, datetime] | None = None,
 ) -> list[Dormant]:
     """List B2C cohorts (signal classes) and B2B accounts dark for more than `dormancy_days`.
 
     Only subjects that were active (at least `min_prior_signals` signals in the
     `lookback_days` before their last signal) count, so one-off accounts do not flood the
     review, and subjects dark for longer than the lookback have already been reported.
+    `account_activity` maps B2B accounts to their last CRM activity (a call, a meeting);
+    an account with recent activity is not dark even without signals.
     """
     subjects: dict[tuple[str, str, str], list[datetime]] = {}
     for signal in history:
@@ -165,8 +168,11 @@ def find_dormant(
         subjects.setdefault(key, []).append(signal.signal_at)
 
     out = []
+    activity = account_activity or {}
     for (subject_type, subject, motion), times in sorted(subjects.items()):
         last = max(times)
+        if subject_type == "account" and subject in activity:
+            last = max(last, min(activity[subject], as_of))
         dark = (as_of - last).days
         if not config.dormancy_days < dark <= lookback_days:
             continue
