@@ -101,6 +101,10 @@ def test_digest_posted_once_for_latest_complete_week(demo_home):
     assert "Weekly demand review: week of 2026-11-23" in text_blob
     assert not EMAIL.search(text_blob)
     markdown = (demo_home.digests_dir / "weekly-2026-11-23.md").read_text()
+    chart = demo_home.digests_dir / "weekly-2026-11-23-pass-rates.png"
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"]({chart.name})" in markdown
+    assert not (demo_home.digests_dir / "weekly-2026-11-16-pass-rates.png").exists()
     for block in (
         "1. Action register",
         "2. Pipeline variance",

@@ -19,6 +19,7 @@ from dagster import (
 from cadence_pipeline.governance.digest import build_weekly_digest
 from cadence_pipeline.governance.weeks import shift_week
 from cadence_pipeline.resources.cadence import CadenceResource
+from cadence_pipeline.resources.charts import pass_rate_trend_png
 
 
 class DigestConfig(Config):
@@ -64,12 +65,31 @@ def build_digest_assets(
         )
         settings = cadence.settings
         settings.digests_dir.mkdir(parents=True, exist_ok=True)
+        markdown = digest.to_markdown()
+        latest = cadence.latest_complete_week()
+        chart_path = None
+        if week == latest:
+            # The trend chart is drawn for the week the review discusses, not for every
+            # backfilled week.
+            trend_weeks = [shift_week(week, -offset) for offset in range(11, -1, -1)]
+            trend_rows = warehouse.rows(
+                "validation_pass_rate",
+                since=trend_weeks[0],
+                before=shift_week(week, 1),
+                columns=["week", "source", "pass_rate"],
+            )
+            chart_path = settings.digests_dir / f"weekly-{week}-pass-rates.png"
+            chart_path.write_bytes(
+                pass_rate_trend_png(
+                    trend_rows, trend_weeks, governance.validation.threshold.default
+                )
+            )
+            markdown += f"\n![Twelve-week pass rate by source]({chart_path.name})\n"
         markdown_path = settings.digests_dir / f"weekly-{week}.md"
-        markdown_path.write_text(digest.to_markdown(), encoding="utf-8")
+        markdown_path.write_text(markdown, encoding="utf-8")
         channel = governance.slack.channel
         content_hash = digest.content_hash()
 
-        latest = cadence.latest_complete_week()
         previous = [
             row
             for row in warehouse.rows("digests", cadence="weekly", period=week, channel=channel)
@@ -108,8 +128,12 @@ def build_digest_assets(
             reason = f"posted to {channel} via {result.target} ({result.messages} messages)"
         warehouse.insert_digest(row)
         context.log.info("weekly digest %s: %s", week, reason)
+        metadata = {}
+        if chart_path is not None:
+            metadata["pass_rate_chart"] = MetadataValue.path(str(chart_path))
         return MaterializeResult(
             metadata={
+                **metadata,
                 "posted": row["posted_at"] is not None and reason.startswith("posted"),
                 "reason": reason,
                 "content_hash": content_hash,
