@@ -105,6 +105,12 @@ def test_digest_posted_once_for_latest_complete_week(demo_home):
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"]({chart.name})" in markdown
     assert not (demo_home.digests_dir / "weekly-2026-11-16-pass-rates.png").exists()
+    shared = [m for m in messages if m.get("files")]
+    assert len(shared) == 1
+    assert shared[0]["files"][0]["name"] == chart.name
+    assert shared[0]["thread_ts"] == digests_posted[0]["ts"]
+    stored = demo_home.home / "emulators" / "files" / f"{shared[0]['files'][0]['id']}-{chart.name}"
+    assert stored.read_bytes() == chart.read_bytes()
     for block in (
         "1. Action register",
         "2. Pipeline variance",

@@ -121,11 +121,19 @@ def build_digest_assets(
                     "the Slack target is the local emulator, so no one receives this digest; "
                     "set CADENCE_SLACK_TARGET=live and SLACK_BOT_TOKEN to deliver it"
                 )
-            result = cadence.digest_poster().post(digest, governance.slack.max_blocks)
+            poster = cadence.digest_poster()
+            result = poster.post(digest, governance.slack.max_blocks)
             row.update(
                 posted_at=datetime.now(UTC), message_ts=result.message_ts, target=result.target
             )
             reason = f"posted to {channel} via {result.target} ({result.messages} messages)"
+            if chart_path is not None and poster.post_chart(
+                chart_path.read_bytes(),
+                chart_path.name,
+                "Validation pass rate by source, twelve weeks",
+                None if result.target == "file" else result.message_ts,
+            ):
+                reason += " with the pass-rate chart"
         warehouse.insert_digest(row)
         context.log.info("weekly digest %s: %s", week, reason)
         metadata = {}

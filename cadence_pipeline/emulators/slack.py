@@ -1,8 +1,13 @@
-"""Slack Web API emulator: `auth.test` and `chat.postMessage` under `/api/`.
+"""Slack Web API emulator: `auth.test`, `chat.postMessage` and file uploads under `/api/`.
 
 Like Slack, it returns errors as HTTP 200 with `ok: false`, and rate limiting as HTTP 429
 with `Retry-After`. Every accepted message is appended as one JSON line (channel, ts, text,
 blocks) to `<state_dir>/slack_messages.jsonl`, which tests and the demo read back.
+
+Files follow Slack's external upload, the path `files_upload_v2` of slack-sdk takes:
+`files.getUploadURLExternal` returns an upload URL on this server, the client posts the
+bytes there, and `files.completeUploadExternal` shares the file in a channel. A shared file
+is stored under `<state_dir>/files/` and recorded as a message with a `files` entry.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ class SlackEmulator(Emulator):
         self.token = token
         self._lock = threading.Lock()
         self._last_ts = 0.0
+        self._uploads: dict[str, dict[str, Any]] = {}
 
     @property
     def messages_path(self) -> Path:
@@ -58,6 +64,8 @@ class SlackEmulator(Emulator):
         return Response(status, {"ok": False, "error": "internal_error"})
 
     def handle(self, request: Request) -> Response:
+        if request.path.startswith("/upload/"):
+            return self._receive_upload(request.path.removeprefix("/upload/"), request.body)
         method = request.path.removeprefix("/api/")
         if method == request.path:
             return Response(404, {"ok": False, "error": "unknown_method"})
@@ -82,7 +90,75 @@ class SlackEmulator(Emulator):
             )
         if method == "chat.postMessage":
             return self._post_message(params)
+        if method == "files.getUploadURLExternal":
+            return self._upload_url(params)
+        if method == "files.completeUploadExternal":
+            return self._complete_upload(params)
         return slack_error("unknown_method")
+
+    def _upload_url(self, params: dict[str, Any]) -> Response:
+        filename = str(params.get("filename") or "")
+        try:
+            length = int(params.get("length") or 0)
+        except ValueError:
+            length = 0
+        if not filename or length <= 0:
+            return slack_error("invalid_arguments")
+        with self._lock:
+            file_id = f"F{len(self._uploads) + 1:09d}"
+            self._uploads[file_id] = {"filename": filename, "length": length, "data": None}
+        return Response(
+            200, {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+        )
+
+    def _receive_upload(self, file_id: str, body: bytes) -> Response:
+        with self._lock:
+            upload = self._uploads.get(file_id)
+            if upload is None:
+                return Response(404, b"unknown upload")
+            upload["data"] = body
+        return Response(200, f"OK - {len(body)}".encode())
+
+    def _complete_upload(self, params: dict[str, Any]) -> Response:
+        files = params.get("files")
+        if isinstance(files, str):
+            try:
+                files = json.loads(files)
+            except json.JSONDecodeError:
+                return slack_error("invalid_arguments")
+        channel = str(params.get("channel_id") or "").strip()
+        shared = []
+        with self._lock:
+            for item in files or []:
+                upload = self._uploads.get(str(item.get("id")))
+                if upload is None or upload["data"] is None:
+                    return slack_error("file_not_found")
+                folder = self.state_dir / "files"
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / f"{item['id']}-{upload['filename']}").write_bytes(upload["data"])
+                shared.append(
+                    {
+                        "id": item["id"],
+                        "name": upload["filename"],
+                        "title": item.get("title"),
+                        "size": len(upload["data"]),
+                    }
+                )
+        if channel:
+            with self._lock:
+                now = max(time.time(), self._last_ts + 0.000001)
+                self._last_ts = now
+                message = {
+                    "channel": channel,
+                    "ts": f"{now:.6f}",
+                    "text": "",
+                    "thread_ts": params.get("thread_ts"),
+                    "files": shared,
+                }
+                self.state_dir.mkdir(parents=True, exist_ok=True)
+                with self.messages_path.open("a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(message) + "\n")
+        return Response(200, {"ok": True, "files": shared})
 
     def _post_message(self, params: dict[str, Any]) -> Response:
         channel = str(params.get("channel") or "").strip()

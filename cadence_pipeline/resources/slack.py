@@ -150,6 +150,45 @@ class DigestPoster:
             ) from error
         return PostResult(self.target, self.channel, response["ts"], 1)
 
+    def post_chart(self, png: bytes, filename: str, title: str, thread_ts: str | None) -> bool:
+        """Share a chart image in the digest's thread; return whether it was shared.
+
+        Slack's file API takes a channel id (C...), not a name: the live target needs
+        `slack.channel` set to an id, else the chart is skipped with a warning. A failed
+        upload is logged and skipped too, because the digest itself is already posted.
+        """
+        if self.target == "file":
+            assert self.outbox is not None
+            self.outbox.mkdir(parents=True, exist_ok=True)
+            (self.outbox / filename).write_bytes(png)
+            return True
+        assert self.client is not None
+        if self.target == "live" and self.channel.startswith("#"):
+            log.warning(
+                "chart %s not shared: Slack's file API needs a channel id, and slack.channel "
+                "is the name %s",
+                filename,
+                self.channel,
+            )
+            return False
+        try:
+            self.client.files_upload_v2(
+                channel=self.channel,
+                content=png,
+                filename=filename,
+                title=title,
+                thread_ts=thread_ts,
+            )
+        except SlackApiError as error:
+            log.warning(
+                "chart %s not shared in %s: %s",
+                filename,
+                self.channel,
+                error.response.get("error", "unknown_error"),
+            )
+            return False
+        return True
+
     def post(self, digest: Digest, max_blocks: int = 50) -> PostResult:
         messages = render_blocks(digest, max_blocks)
         if self.target == "file":
