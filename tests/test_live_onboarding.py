@@ -84,7 +84,7 @@ def test_partner_file_triggers_gate_and_alert(cadence_home, tmp_path, monkeypatc
     assert registered["status"] == "paused"
     (alert,) = warehouse.rows("source_alerts", source="acme_syndication")
     # The first 50 leads already fail, so the gate decides before its 72 hours are over.
-    assert "20 of 50 leads" in alert["text"]
+    assert "20 of its first 50 leads" in alert["text"]
     outbox = settings.home / "slack_outbox" / "alerts.jsonl"
     lines = [json.loads(line) for line in outbox.read_text().splitlines()]
     assert len(lines) == 1

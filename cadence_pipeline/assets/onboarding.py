@@ -60,16 +60,16 @@ def alert_text(info: SourceInfo, row: WeekStatus, config: GovernanceConfig) -> s
     """Write the owner's alert for a failed gate: figures and the action, no personal data."""
     gate = row.gate
     assert gate is not None
-    window = (
-        f"its first {config.validation.onboarding_hours} hours"
+    sample = (
+        f"{gate.sample} leads of its first {config.validation.onboarding_hours} hours"
         if gate.basis == "window"
         else f"its first {gate.sample} leads"
     )
     return (
         f":no_entry: {config.seat_mention(info.owner)} new source *{info.source}* "
-        f"({info.source_type}) is paused: {gate.passed} of {gate.sample} leads "
+        f"({info.source_type}) is paused: {gate.passed} of {sample} "
         f"({gate.pass_rate:.0%}, 95% interval {gate.ci_low:.0%}-{gate.ci_high:.0%}) passed "
-        f"validation in {window}, against the {gate.threshold:.0%} onboarding threshold. "
+        f"validation, against the {gate.threshold:.0%} onboarding threshold. "
         "Stop routing it and send it back through onboarding; its later leads are tracked "
         "in the weekly digest."
     )
