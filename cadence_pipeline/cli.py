@@ -233,16 +233,23 @@ def check_targets(settings: Settings) -> None:
 
     from cadence_pipeline.resources.warehouse import Warehouse
 
-    shown = settings.warehouse_url
+    # The URL is shown only with its password hidden, and not at all when it cannot be
+    # parsed, because SQLAlchemy's parse error repeats the whole string.
     try:
-        shown = _safe_url(settings.warehouse_url)
+        display_url = _safe_url(settings.warehouse_url)
+    except ArgumentError as error:
+        raise DemoError(
+            "CADENCE_WAREHOUSE_URL is not a valid SQLAlchemy URL. Fix it (e.g. "
+            "postgresql+psycopg2://user@host:5432/db), or unset it for the SQLite default"
+        ) from error
+    try:
         warehouse = Warehouse(settings.warehouse_url)
         warehouse.ensure_schema()
         warehouse.dispose()
     except (ArgumentError, SQLAlchemyError) as error:
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
         raise DemoError(
-            f"the warehouse at {shown} cannot be used: {reason}. Fix CADENCE_WAREHOUSE_URL "
+            f"the warehouse at {display_url} cannot be used: {reason}. Fix CADENCE_WAREHOUSE_URL "
             "(e.g. postgresql+psycopg2://user@host:5432/db), or unset it for the SQLite default"
         ) from error
     if settings.slack_target == "live" and not os.environ.get("SLACK_BOT_TOKEN"):

@@ -73,7 +73,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
 @dataclass(frozen=True)
 class RunState:
-    """What the last `cadence demo` set up: mode, data, span of weeks and the as-of instant."""
+    """The mode, data, span of weeks and as-of instant that the last `cadence demo` set up."""
 
     mode: str
     data: str

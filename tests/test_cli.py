@@ -64,6 +64,14 @@ def test_backfill_rejects_bad_through_date(cadence_home):
     assert "not a date" in result.output
 
 
+def test_unparsable_warehouse_url_is_masked(cadence_home, monkeypatch):
+    monkeypatch.setenv("CADENCE_WAREHOUSE_URL", "not a url with s3cret inside")
+    result = runner.invoke(app, ["demo", "--weeks", "2"])
+    assert result.exit_code == 1
+    assert "not a valid SQLAlchemy URL" in result.output
+    assert "s3cret" not in result.output
+
+
 def test_future_as_of_is_rejected(cadence_home):
     result = runner.invoke(app, ["demo", "--as-of", "2999-01-01"])
     assert result.exit_code == 2
@@ -92,7 +100,7 @@ def test_live_slack_without_token_is_reported_before_work(cadence_home, monkeypa
 
 @pytest.mark.dataset
 @pytest.mark.timeout(180)
-def test_data_set_with_earlier_as_of_runs_up_to_it(cadence_home):
+def test_earlier_as_of_ends_data_span(cadence_home):
     olist = shared_data_dir() / "olist-marketing-funnel"
     if not olist.is_dir():
         pytest.skip(f"the Olist data set is not at {olist}; set CADENCE_SHARED_DATA")

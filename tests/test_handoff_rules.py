@@ -20,7 +20,7 @@ def _rejections(stage: str, code: str, n: int, at: datetime) -> list[Rejection]:
     return [Rejection(stage, code, at) for _ in range(n)]
 
 
-def test_shares_are_per_stage_and_routes_come_from_config():
+def test_shares_per_stage_with_routes():
     at = WEEK_END - timedelta(days=3)
     rows = evaluate_codes(
         _rejections("sal", "buyer_fit_insufficient", 3, at)

@@ -58,8 +58,8 @@ def test_partner_file_triggers_gate_and_alert(cadence_home, tmp_path, monkeypatc
     settings = load_settings()
     prepare_home(settings)
 
-    # The file's rows are an hour old, so its week is the week in progress (or, just after
-    # Monday midnight, the week before); the week before that is the first week of history.
+    # The file's rows are two hours old, so their week is the week in progress, or the week
+    # before just after Monday midnight. The week before theirs is the first week of history.
     created = datetime.now(UTC) - timedelta(hours=1, minutes=60)
     week = week_key(created)
     _write_delivery(partner, created, n=60, passing=20)
@@ -91,7 +91,7 @@ def test_partner_file_triggers_gate_and_alert(cadence_home, tmp_path, monkeypatc
     assert "acme_syndication" in lines[0]["text"]
     assert "@" not in lines[0]["text"].replace("<@", "")
 
-    # The onboarding sensor sees no source left onboarding: the partner is paused.
+    # The partner is paused, so the onboarding sensor finds no source left onboarding.
     onboarding = defs.resolve_sensor_def("onboarding_sources")
     resources = {"cadence": CadenceResource(home=str(settings.home))}
     with build_sensor_context(

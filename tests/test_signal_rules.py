@@ -63,7 +63,7 @@ def test_qualification_after_observation_does_not_count():
     assert row.qualified == 0
 
 
-def test_drop_over_tolerance_but_within_noise_is_not_flagged():
+def test_noisy_drop_is_not_flagged():
     # 25 signals, 4 qualified (16% vs 25%, -36%): the shortfall is well within noise.
     (row,) = evaluate_classes(_signals(25, 4), T0 + timedelta(days=20), CONFIG)
     assert row.change == pytest.approx(-0.36)

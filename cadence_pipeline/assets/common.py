@@ -97,7 +97,8 @@ def governance_check(
 ) -> AssetCheckResult:
     """Return a WARN check that passes when nothing is flagged.
 
-    Governance breaches warn and never block, so the digest that reports them still runs.
+    The checks built here have WARN severity and their specs are not blocking, so a breach
+    never stops the digest that reports it.
     """
     return AssetCheckResult(
         check_name=check_name,

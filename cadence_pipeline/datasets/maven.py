@@ -4,7 +4,7 @@ The set contains opportunities, the sales end of the funnel, with no lead source
 opportunity with an `engage_date` becomes a B2B lead created, marketing-qualified and
 sales-accepted at midnight of that date. A `Won` opportunity is won at midnight of its
 `close_date`; `Lost` and open opportunities stay accepted without a win. The sales agent's
-regional office (from `sales_teams.csv`) stands in for the lead source, and the account
+regional office (from `sales_teams.csv`) replaces the missing lead source, and the account
 (with sector and employees from `accounts.csv`) is the lead's account and company.
 """
 

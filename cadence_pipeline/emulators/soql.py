@@ -438,7 +438,12 @@ def _like_predicate(name: str, pattern: str) -> Predicate:
             parts.append(re.escape(pattern[index + 1]))
             index += 2
             continue
-        parts.append(".*" if char == "%" else "." if char == "_" else re.escape(char))
+        if char == "%":
+            parts.append(".*")
+        elif char == "_":
+            parts.append(".")
+        else:
+            parts.append(re.escape(char))
         index += 1
     regex = re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
 

@@ -128,7 +128,7 @@ class SignalClassConfig(_Model):
 
 class SignalConfig(_Model):
     window_days: int = Field(14, ge=1)
-    # Mean days from a signal to qualification in the model; the expected rate at an age
+    # Mean days from a signal to qualification in the model. The expected rate at an age
     # below the window follows an exponential curve truncated at the window.
     mean_days_to_qualify: float = Field(4.0, gt=0)
     drop_tolerance: float = Field(0.20, gt=0, lt=1)

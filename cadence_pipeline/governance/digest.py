@@ -60,10 +60,16 @@ def _signed(value: float | None) -> str:
 
 def _pipeline_lines(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     lines = []
-    shown = ("volume_in", "volume_out", "sal_acceptance_rate", "mql_to_sal_days", "b2b_share")
+    displayed_metrics = (
+        "volume_in",
+        "volume_out",
+        "sal_acceptance_rate",
+        "mql_to_sal_days",
+        "b2b_share",
+    )
     for motion in sorted({row["motion"] for row in rows}):
         parts = []
-        for metric in shown:
+        for metric in displayed_metrics:
             row = next((r for r in rows if r["motion"] == motion and r["metric"] == metric), None)
             if row is None:
                 continue
@@ -108,8 +114,8 @@ def build_weekly_digest(
 ) -> Digest:
     """Lay out one week's contract rows as the six blocks of the weekly review.
 
-    `resolved` contains last week's escalation rows; those not present this week are listed
-    as closed, since an escalation is present only in the weeks its rule still fires.
+    `resolved` contains last week's escalation rows. Those not present this week are listed
+    as closed, because an escalation is present only in the weeks its rule still fires.
     """
     iso = date.fromisoformat(week).isocalendar()
     title = f"Weekly demand review: week of {week} (ISO {iso.year}-W{iso.week:02d})"

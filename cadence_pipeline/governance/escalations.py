@@ -1,7 +1,7 @@
 """Escalations: stable ids, tiers and occurrence counts derived from earlier weeks.
 
 An escalation is identified by its rule, its subject and the first week it was present.
-The table holds one row per escalation and week in which it is present. A finding whose
+The table contains one row per escalation and week in which it is present. A finding whose
 rule and subject were present within the last `reopen_weeks` weeks continues that
 escalation; otherwise it starts a new one. Rerunning any week with the same earlier rows
 gives the same rows.

@@ -10,8 +10,8 @@ from datetime import datetime
 from typing import Any
 
 # Fields a validation rule may read. A source "provides" a field when at least one of its
-# leads in the batch carries a value for it; rules on fields a source never provides are
-# not applicable to that source rather than failures.
+# leads in the batch has a value for it. Rules on fields a source never provides are not
+# applicable to that source, so they never count as failures.
 CONTACT_FIELDS = (
     "email",
     "phone",

@@ -67,8 +67,8 @@ class WeekSpan:
 def span_for(last_record: datetime, weeks: int, as_of: datetime, timezone: str = "UTC") -> WeekSpan:
     """Count `weeks` weeks back from the week holding `last_record`, inclusive.
 
-    The last week is partial when `as_of` falls before its end, that is when the data
-    stops before the week is over; the digest then covers the week before it.
+    The last week is partial when `as_of` falls before its end, because the data stops
+    before the week is over. The digest then covers the week before it.
     """
     if weeks < 1:
         raise ValueError(f"--weeks must be at least 1, got {weeks}")

@@ -4,7 +4,6 @@ import logging
 import os
 from datetime import UTC, datetime
 from functools import cached_property
-from pathlib import Path
 
 from dagster import ConfigurableResource
 
@@ -89,9 +88,6 @@ class CadenceResource(ConfigurableResource):
         from cadence_pipeline.resources.connectors import build_connectors
 
         return build_connectors(self.settings, self.governance, demo=self.demo_mode)
-
-    def fixtures_dir(self) -> Path:
-        return self.settings.fixtures_dir
 
     def digest_poster(self) -> DigestPoster:
         """Build the poster for the configured Slack target (emulator, file or live)."""

@@ -5,8 +5,8 @@ Live credentials come from the environment only:
   SALESFORCE_PASSWORD, SALESFORCE_SECURITY_TOKEN (and SALESFORCE_DOMAIN, e.g. `test`).
 - HubSpot: HUBSPOT_ACCESS_TOKEN (a private app token), HUBSPOT_HOST for another host.
 - Partner files: CADENCE_PARTNER_DROP_DIR, a folder with one folder per partner.
-A CRM with no credentials set is skipped with a log line; a run with no connector at all
-fails, since it would publish empty weeks.
+A CRM with no credentials set is skipped with a log line. A run with no connector at all
+fails, because it would publish empty weeks.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A urllib3 retry policy that honours Retry-After only up to a ceiling.
 
-A server may ask for any wait in Retry-After. Waiting whatever it asks would let one rate
-limit hold a weekly run for many minutes, so a longer request stops the retries. urllib3
+A server may request any wait in Retry-After. Honouring every wait would let one rate limit
+hold a weekly run for many minutes, so a longer wait stops the retries. urllib3
 then returns the 429 itself (with `raise_on_status=False`), and the connector fails with
 the API's rate-limit error.
 """

@@ -369,8 +369,8 @@ class Warehouse:
     ) -> int:
         """Replace one week of one table with `rows` in a single transaction; return the count.
 
-        `scope` narrows the replaced slice to rows whose columns equal the given values
-        (for example one block of `weekly_findings`); the rows must carry the same values.
+        `scope` narrows the replaced slice to rows whose columns equal the given values, for
+        example one block of `weekly_findings`. The rows must carry the same values.
         """
         self.ensure_schema()
         table = TABLES[table_name]
